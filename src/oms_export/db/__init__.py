@@ -1,0 +1,1 @@
+"""The store: engine factory, schema as SQLAlchemy Core tables, Alembic migrations."""

@@ -1,0 +1,218 @@
+"""The store's tables, as SQLAlchemy Core.
+
+Money and rates are ``NUMERIC`` so they come back exactly as stored; datetimes are naive UTC.
+Internal ids (``id`` columns) are what the export calls ``id``; ``ref_id`` of a company is the
+number users know it by (the export's ``company_ref_id``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def Money() -> Numeric:  # noqa: N802 - reads as a type in table definitions
+    return Numeric(14, 4, asdecimal=False)
+
+
+def Rate() -> Numeric:  # noqa: N802
+    return Numeric(8, 6, asdecimal=False)
+
+
+SUBSCRIPTION_LEVELS = ("free", "oms_lite", "order_manager", "enterprise")
+"""Lowest first; ``order_manager`` and above may export."""
+
+EXPORTING_LEVELS = ("order_manager", "enterprise")
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref_id", Integer, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("external_ref", Text),
+    Column("customer_ref_id", Integer),
+    Column("subscription", String(32), nullable=False),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("scopes", String(1024), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+client_companies = Table(
+    "client_companies",
+    metadata,
+    Column("client_pk", Integer, ForeignKey("oauth_clients.id"), primary_key=True),
+    Column("company_id", Integer, ForeignKey("companies.id"), primary_key=True),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("client_pk", Integer, ForeignKey("oauth_clients.id"), nullable=False, index=True),
+    Column("scopes", String(1024), nullable=False),
+    Column("expires_at", DateTime, nullable=False, index=True),
+)
+
+server_keys = Table(
+    "server_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("owner_company_id", Integer, ForeignKey("companies.id")),
+    Column("source_hash", String(64)),
+)
+
+product_prices = Table(
+    "product_prices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("price_list", String(16), nullable=False),
+    Column("company_id", Integer, ForeignKey("companies.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("rrp", Money()),
+    Column("price", Money()),
+    UniqueConstraint("product_id", "price_list", "company_id", "quantity"),
+)
+
+product_ecommerce = Table(
+    "product_ecommerce",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("sales_description", Text),
+    Column("sales_description_long", Text),
+    Column("weight", Numeric(12, 4, asdecimal=False)),
+    Column("hs_code", Text),
+    Column("tax_code", Text),
+    Column("website_category_details", Text),
+    Column("notes", Text),
+    Column("barcode", Text),
+    Column("dimensions", Text),
+)
+
+ORDER_TEXT_COLUMNS = (
+    *(f"shipping_address_{n}" for n in range(1, 6)),
+    "shipping_postcode",
+    "shipping_country_code",
+    *(f"billing_address_{n}" for n in range(1, 6)),
+    "billing_postcode",
+    "billing_country",
+    "customer_name",
+    "shipping_method",
+    "shipping_carrier",
+    "shipping_tracking",
+    "customer_email",
+    "payment_type",
+    "payment_trans_id",
+    "coupon_code",
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(32), unique=True),
+    Column("external_ref", Text, nullable=False),
+    Column("company_id", Integer, ForeignKey("companies.id"), nullable=False),
+    Column("secondary_company_id", Integer, ForeignKey("companies.id")),
+    *(Column(name, Text) for name in ORDER_TEXT_COLUMNS),
+    Column("sale_datetime", DateTime),
+    Column("creation_datetime", DateTime),
+    Column("completion_datetime", DateTime),
+    Column("required_dispatch_date", Date),
+    Column("shipping_price", Money()),
+    Column("shipping_price_inc_tax", Money()),
+    Column("shipping_tax_rate", Rate()),
+    Column("status", Integer, nullable=False),
+    Column("is_free_of_charge", Boolean, nullable=False, default=False),
+    Column("source_hash", String(64)),
+    UniqueConstraint("company_id", "external_ref"),
+    Index("ix_orders_company_id_id", "company_id", "id"),
+    Index("ix_orders_secondary_company_id_id", "secondary_company_id", "id"),
+    Index("ix_orders_status_id", "status", "id"),
+    Index("ix_orders_completion_datetime", "completion_datetime"),
+    Index("ix_orders_creation_datetime", "creation_datetime"),
+    Index("ix_orders_sale_datetime", "sale_datetime"),
+    Index("ix_orders_external_ref", "external_ref"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(32), unique=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("external_ref", Text),
+    Column("status", Integer, nullable=False, default=0),
+    Column("sku", Text, nullable=False),
+    Column("mapped_sku", Text),
+    Column("description", Text),
+    Column("size", Text),
+    Column("colour", Text),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_cost_price", Money()),
+    Column("unit_sale_price", Money()),
+    Column("unit_sale_price_inc_tax", Money()),
+    Column("shipping_price", Money()),
+    Column("shipping_price_inc_tax", Money()),
+    Column("textual_product_id", Text),
+    Column("sale_vat_rate", Rate()),
+    Column("product_id", Integer, ForeignKey("products.id")),
+    Index("ix_order_items_order_id_id", "order_id", "id"),
+)
+
+order_attributes = Table(
+    "order_attributes",
+    metadata,
+    Column("order_id", Integer, ForeignKey("orders.id"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("value", Text),
+)
+
+item_attributes = Table(
+    "item_attributes",
+    metadata,
+    Column("item_id", Integer, ForeignKey("order_items.id"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("value", Text),
+)

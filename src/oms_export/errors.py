@@ -1,0 +1,76 @@
+"""Domain errors, raised deep and turned into HTTP answers in one place (``api/errors.py``).
+
+Each carries the machine-readable ``error`` code users script against, a human description and,
+for bad parameters, the ``parameter`` it is about.
+"""
+
+from __future__ import annotations
+
+
+class OmsExportError(Exception):
+    error: str = "server_error"
+
+    def __init__(self, description: str, *, parameter: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.parameter = parameter
+
+
+class InvalidRequest(OmsExportError):
+    """A parameter is missing, repeated, unknown or does not parse."""
+
+    error = "invalid_request"
+
+
+class UnsupportedGrantType(OmsExportError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OmsExportError):
+    error = "invalid_scope"
+
+
+class InvalidClient(OmsExportError):
+    """Unknown client, wrong secret or revoked client: one answer for all three."""
+
+    error = "invalid_client"
+
+    def __init__(self, description: str = "Client authentication failed.", *, basic: bool = False):
+        super().__init__(description)
+        self.basic = basic
+
+
+class InvalidToken(OmsExportError):
+    """Missing, unknown, expired or revoked bearer token."""
+
+    error = "invalid_token"
+
+    def __init__(self, description: str, *, missing: bool = False) -> None:
+        super().__init__(description)
+        self.missing = missing
+
+
+class InsufficientScope(OmsExportError):
+    error = "insufficient_scope"
+
+
+class SubscriptionRequired(OmsExportError):
+    error = "subscription_required"
+
+
+class CompanyNotAllowed(OmsExportError):
+    error = "company_not_allowed"
+
+
+class RateLimited(OmsExportError):
+    error = "rate_limited"
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
+class ImportRejected(OmsExportError):
+    """One import record cannot be stored; the import goes on with the next."""
+
+    error = "rejected"

@@ -1,0 +1,109 @@
+"""Fixtures shared by the whole suite.
+
+Every database test runs twice: on SQLite and on the PostgreSQL named by
+``OMS_EXPORT_TEST_POSTGRES_URL`` (default: the local server, user postgres). Where no PostgreSQL
+answers, those runs skip with a message saying how to get them; with
+``OMS_EXPORT_TEST_REQUIRE_POSTGRES=1`` (CI sets it) that skip is a failure instead.
+
+Schemas are built by running the migrations once per session (a template file for SQLite, one
+database per xdist worker for PostgreSQL); each test then starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from oms_export.db.engine import make_engine, normalize_url
+from oms_export.db.migrate import upgrade
+from oms_export.db.schema import metadata
+from oms_export.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "OMS_EXPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("OMS_EXPORT_TEST_REQUIRE_POSTGRES") == "1"
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(Settings(database_url=f"sqlite:///{path}"))
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A migrated database of this worker's own on the test PostgreSQL server."""
+    admin_url = normalize_url(POSTGRES_URL)
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server"
+        message = (
+            f"PostgreSQL not reachable at {POSTGRES_URL} ({exc.__class__.__name__}); start one "
+            "or set OMS_EXPORT_TEST_POSTGRES_URL to run the PostgreSQL half of the suite"
+        )
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (OMS_EXPORT_TEST_REQUIRE_POSTGRES=1 forbids skipping)")
+        pytest.skip(message)
+    name = f"oms_export_test_{_worker_id()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=url))
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty, migrated database; one test's alone."""
+    if request.param == "sqlite":
+        path = tmp_path / "oms-export.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect
+
+from oms_export.db.migrate import current_revision, head_revision, upgrade
+from oms_export.db.schema import metadata
+
+
+def test_migrations_reach_head_and_build_every_table(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+    assert set(metadata.tables) <= set(inspect(engine).get_table_names())
+
+
+def test_upgrade_on_a_current_database_changes_nothing(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
