@@ -63,7 +63,7 @@ def postgres_database() -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (OMS_EXPORT_TEST_REQUIRE_POSTGRES=1 forbids skipping)")
         pytest.skip(message)
-    name = f"oms_export_test_{_worker_id()}"
+    name = f"oms_export_test_{_worker_id()}_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
