@@ -112,7 +112,6 @@ FIELDS: Final[tuple[tuple[str, str], ...]] = (
 )
 
 
-
 def field_names(options: frozenset[str]) -> tuple[str, ...]:
     """The listed keys of a row with these options on, in order."""
     return tuple(name for name, option in FIELDS if option == ALWAYS or option in options)

@@ -1,0 +1,228 @@
+"""The export as one SQL statement: filters and tenancy in WHERE, fields in SELECT order.
+
+Datetimes are formatted by the database, money and rates come back as exact numbers, and the
+attributes of each order and item arrive as one JSON object per row, so the Python side only
+renames and encodes. Rows are ordered by order id, then item id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select, true
+from sqlalchemy.sql.selectable import FromClause
+
+from oms_export.db import schema
+from oms_export.export.fields import field_names
+from oms_export.export.params import ExportQuery, Filter
+from oms_export.export.tenancy import Entitlement
+
+o = schema.orders.alias("o")
+c = schema.companies.alias("c")
+sc = schema.companies.alias("sc")
+i = schema.order_items.alias("i")
+p = schema.products.alias("p")
+owner = schema.companies.alias("owner")
+pp = schema.product_prices.alias("pp")
+bp = schema.product_prices.alias("bp")
+pe = schema.product_ecommerce.alias("pe")
+
+ORDER_ATTRIBUTES = "__order_attributes"
+ITEM_ATTRIBUTES = "__item_attributes"
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What one export will select: the listed fields and the attribute columns after them."""
+
+    fields: tuple[str, ...]
+    order_attribute_names: tuple[str, ...]
+    item_attribute_names: tuple[str, ...]
+    include_attributes: bool
+    statement: Select[Any]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (
+            self.fields
+            + tuple(f"attributes__{n}" for n in self.order_attribute_names)
+            + tuple(f"items__attributes__{n}" for n in self.item_attribute_names)
+        )
+
+
+def build_plan(conn: Connection, query: ExportQuery, entitled: Entitlement) -> ExportPlan:
+    dialect = conn.dialect.name
+    names = field_names(query.options)
+    exprs = _field_expressions(dialect)
+    columns: list[ColumnElement[Any]] = [exprs[name].label(name) for name in names]
+    include_attributes = "includeAttributes" in query.options
+    order_names: tuple[str, ...] = ()
+    item_names: tuple[str, ...] = ()
+    if include_attributes:
+        columns.append(_attributes_json(dialect, "order").label(ORDER_ATTRIBUTES))
+        columns.append(_attributes_json(dialect, "item").label(ITEM_ATTRIBUTES))
+        order_names, item_names = _attribute_names(conn, query, entitled)
+    statement = (
+        select(*columns)
+        .select_from(_joins(query.options))
+        .where(*_conditions(query, entitled))
+        .order_by(o.c.id, i.c.id)
+    )
+    return ExportPlan(names, order_names, item_names, include_attributes, statement)
+
+
+def _joins(options: frozenset[str]) -> FromClause:
+    joined = o.join(c, c.c.id == o.c.company_id).outerjoin(sc, sc.c.id == o.c.secondary_company_id)
+    joined = joined.outerjoin(i, i.c.order_id == o.c.id)
+    if "includeProductOwner" in options:
+        joined = joined.outerjoin(p, p.c.id == i.c.product_id).outerjoin(
+            owner, owner.c.id == p.c.owner_company_id
+        )
+    if "includeProductPrice" in options:
+        joined = joined.outerjoin(pp, pp.c.id == _price_id("product")).outerjoin(
+            bp, bp.c.id == _price_id("base")
+        )
+    if "includeProductEcommerceInfo" in options:
+        joined = joined.outerjoin(pe, pe.c.product_id == i.c.product_id)
+    return joined
+
+
+def _price_id(price_list: str) -> Any:
+    """The price row at the largest quantity break not above the item's quantity."""
+    prices = schema.product_prices
+    return (
+        select(prices.c.id)
+        .where(
+            prices.c.product_id == i.c.product_id,
+            prices.c.price_list == price_list,
+            prices.c.company_id == o.c.company_id,
+            prices.c.quantity <= i.c.quantity,
+        )
+        .order_by(prices.c.quantity.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _conditions(query: ExportQuery, entitled: Entitlement) -> list[ColumnElement[bool]]:
+    ids = sorted(entitled.company_ids)
+    conditions: list[ColumnElement[bool]] = [
+        or_(o.c.company_id.in_(ids), o.c.secondary_company_id.in_(ids))
+    ]
+    if entitled.company_filter_ids is not None:
+        conditions.append(o.c.company_id.in_(sorted(entitled.company_filter_ids)))
+    conditions.extend(_filter_condition(flt) for flt in query.filters)
+    return conditions
+
+
+def _filter_condition(flt: Filter) -> ColumnElement[bool]:
+    if flt.field == "company_ref_id":
+        return true()  # turned into internal ids by the entitlement
+    column = o.c[flt.field]
+    value = flt.values[0]
+    match flt.op:
+        case "eq":
+            return column == value
+        case "in":
+            return column.in_(list(flt.values))
+        case "gt":
+            return column > value
+        case "gte":
+            return column >= value
+        case "lt":
+            return column < value
+        case "lte":
+            return column <= value
+    raise AssertionError(f"unhandled operator {flt.op}")  # params.py admits no other
+
+
+def _attribute_names(
+    conn: Connection, query: ExportQuery, entitled: Entitlement
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Every attribute name in the filtered result: the attribute columns of this export."""
+    matching = select(o.c.id).where(*_conditions(query, entitled))
+    oa = schema.order_attributes
+    ia = schema.item_attributes
+    items = schema.order_items
+    order_names = conn.scalars(
+        select(oa.c.name).where(oa.c.order_id.in_(matching)).distinct().order_by(oa.c.name)
+    ).all()
+    item_names = conn.scalars(
+        select(ia.c.name)
+        .join(items, items.c.id == ia.c.item_id)
+        .where(items.c.order_id.in_(matching))
+        .distinct()
+        .order_by(ia.c.name)
+    ).all()
+    return tuple(order_names), tuple(item_names)
+
+
+def _attributes_json(dialect: str, kind: str) -> ColumnElement[Any]:
+    if kind == "order":
+        table, key, owner_id = schema.order_attributes, "order_id", o.c.id
+    else:
+        table, key, owner_id = schema.item_attributes, "item_id", i.c.id
+    aggregate = (
+        func.json_object_agg(table.c.name, table.c.value)
+        if dialect == "postgresql"
+        else func.json_group_object(table.c.name, table.c.value)
+    )
+    return select(aggregate).where(table.c[key] == owner_id).scalar_subquery()
+
+
+@cache
+def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
+    """Each field name to the SQL that yields its exported value."""
+
+    def dt(column: ColumnElement[Any], fmt: str) -> ColumnElement[Any]:
+        if dialect == "postgresql":
+            pg_fmt = fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+            pg_fmt = pg_fmt.replace("%H", "HH24").replace("%M", "MI").replace("%S", "SS")
+            return func.to_char(column, pg_fmt)
+        return func.strftime(fmt, column)
+
+    exprs: dict[str, ColumnElement[Any]] = {
+        name: o.c[name]
+        for name in (
+            *schema.ORDER_TEXT_COLUMNS, "id", "ref", "external_ref", "shipping_price",
+            "shipping_price_inc_tax", "shipping_tax_rate", "status", "is_free_of_charge",
+        )
+    }  # fmt: skip
+    for name in ("sale_datetime", "creation_datetime", "completion_datetime"):
+        exprs[name] = dt(o.c[name], "%Y-%m-%d %H:%M:%S")
+    exprs["required_dispatch_date"] = dt(o.c.required_dispatch_date, "%Y-%m-%d")
+    exprs["company_ref_id"] = c.c.ref_id
+    exprs["secondary_company_ref_id"] = sc.c.ref_id
+    exprs["status_name"] = o.c.status  # named from statuses.py in rows.py
+    for prefix, company in (
+        ("company", c),
+        ("secondary_company", sc),
+        ("items__product_owner", owner),
+    ):
+        exprs[f"{prefix}__customer_ref_id"] = company.c.customer_ref_id
+        exprs[f"{prefix}__company_name"] = company.c.name
+        exprs[f"{prefix}__external_ref"] = company.c.external_ref
+    exprs["secondary_company"] = sc.c.id
+    exprs["items__product_owner"] = owner.c.id
+    for name in (
+        "id", "ref", "external_ref", "order_id", "status", "sku", "mapped_sku", "description",
+        "size", "colour", "quantity", "unit_cost_price", "unit_sale_price",
+        "unit_sale_price_inc_tax", "shipping_price", "shipping_price_inc_tax",
+        "textual_product_id", "sale_vat_rate",
+    ):  # fmt: skip
+        exprs[f"items__{name}"] = i.c[name]
+    exprs["items__status_name"] = i.c.status
+    for prefix, price in (("items__product_price", pp), ("items__base_product_price", bp)):
+        exprs[prefix] = price.c.id
+        for name in ("product_id", "currency", "quantity", "rrp", "price"):
+            exprs[f"{prefix}__{name}"] = price.c[name]
+        # A price row is looked up for the order's company, so its company is the order's.
+        exprs[f"{prefix}__company_ref_id"] = case((price.c.id.is_not(None), c.c.ref_id))
+    for name in (
+        "product_id", "sales_description", "sales_description_long", "weight", "hs_code",
+        "tax_code", "website_category_details", "notes", "barcode", "dimensions",
+    ):  # fmt: skip
+        exprs[f"items__product_ecommerce__{name}"] = pe.c[name]
+    return exprs
