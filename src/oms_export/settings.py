@@ -54,10 +54,16 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
+            name = ENV_PREFIX + f.name.upper()
+            raw = env.get(name)
             if raw is None:
                 continue
-            values[f.name] = int(raw) if f.type in ("int", int) else raw
+            if f.type not in ("int", int):
+                values[f.name] = raw
+            elif raw.strip().isdigit():
+                values[f.name] = int(raw)
+            else:
+                raise ValueError(f"{name} must be a whole number ≥ 0, not {raw!r}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -71,3 +77,22 @@ def describe_settings() -> list[tuple[str, str, str]]:
         (ENV_PREFIX + f.name.upper(), repr(f.default), f.metadata["description"])
         for f in fields(Settings)
     ]
+
+
+def settings_markdown() -> str:
+    """The settings reference in ``docs/settings.md``; a test keeps the file in step."""
+    lines = [
+        "# Settings",
+        "",
+        "Every setting is an environment variable; the CLI's `--database-url` overrides",
+        "`OMS_EXPORT_DATABASE_URL`. Regenerate this page with `python -m oms_export.settings`.",
+        "",
+        "| variable | default | what it does |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| `{name}` | `{default}` | {text} |" for name, default, text in describe_settings()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")  # noqa: T201 - this is the module's command-line output

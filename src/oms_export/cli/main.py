@@ -68,7 +68,10 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     Example:
         oms-export serve --demo
     """
-    ctx.obj = Settings.from_env(database_url=database_url)
+    try:
+        ctx.obj = Settings.from_env(database_url=database_url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> Any:
