@@ -58,7 +58,7 @@ def test_options_accept_one_true_zero_false() -> None:
 @pytest.mark.parametrize(
     ("query_string", "parameter", "says"),
     [
-        ("filter[colour:in]=red", "filter[colour:in]", "Unknown filter field `colour`"),
+        ("filter[colour:in]=red", "filter[colour:in]", "unknown filter field `colour`"),
         ("filter[status:gt]=8", "filter[status:gt]", "accepted: eq, in"),
         ("filter[status:in]=8,999", "filter[status:in]", "order status codes (0, 1, 2, 4, 8"),
         ("filter[status:in]=8,,516", "filter[status:in]", "empty value"),
@@ -70,14 +70,15 @@ def test_options_accept_one_true_zero_false() -> None:
         ("filter[completion_datetime:gt]=2020-13-06", "filter[completion_datetime:gt]", "Y-m-d H:i:s"),
         ("filter[completion_datetime:eq]=2020-03-06", "filter[completion_datetime:eq]", "gt, gte, lt, lte"),
         ("filter[sale_datetime:gt]=2020-03-06 25:00:00", "filter[sale_datetime:gt]", "got '2020-03-06 25:00:00'"),
-        ("filter[]=1", "filter[]", "Unknown filter field ``"),
+        ("filter[]=1", "filter[]", "unknown filter field ``"),
         ("filter[status:in=8", "filter[status:in", "Unknown parameter"),
         ("options[includeProductOwner]=yes", "options[includeProductOwner]", "must be 1 or true"),
-        ("options[includeEverything]=1", "options[includeEverything]", "Unknown option"),
+        ("options[includeEverything]=1", "options[includeEverything]", "unknown option"),
         ("page=2", "page", "Unknown parameter `page`"),
         ("filter[status:in]=8&filter[status:in]=516", "filter[status:in]", "more than once"),
         ("filter[status]=8&filter[status:eq]=8", "filter[status:eq]", "more than once"),
         ("options[includeAttributes]=1&options[includeAttributes]=0", "options[includeAttributes]", "more than once"),
+        ("filter[external_ref]=a%00b", "filter[external_ref]", "control characters"),
         ("filter[ref:in]=" + "x" * 300, "filter[ref:in]", "longer than 255"),
         ("filter[id:in]=" + ",".join(["1"] * 1001), "filter[id:in]", "at most 1000"),
     ],
@@ -89,6 +90,7 @@ def test_bad_parameters_are_refused_naming_the_parameter(
         parse(query_string)
     assert caught.value.parameter == parameter
     assert says in caught.value.description
+    assert f"`{parameter}`" in caught.value.description
 
 
 def test_a_hostile_query_is_refused_at_its_first_bad_parameter() -> None:

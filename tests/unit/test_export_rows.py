@@ -46,8 +46,8 @@ def export_rows(
     from urllib.parse import parse_qsl
 
     query = parse_export_query(parse_qsl(query_string, keep_blank_values=True))
-    export = start_export(engine, query, entitlement(principal, query))
-    return [row for batch in export.row_batches(batch_rows=2) for row in batch]
+    export = start_export(engine, query, entitlement(principal, query), batch_rows=2)
+    return [row for batch in export.row_batches() for row in batch]
 
 
 @pytest.fixture

@@ -143,7 +143,7 @@ def test_a_client_sees_exactly_its_entitled_orders(
             entitlement(principal, query)
         return
     export = start_export(engine, query, entitlement(principal, query))
-    rows: list[dict[str, Any]] = [r for batch in export.row_batches(50) for r in batch]
+    rows: list[dict[str, Any]] = [r for batch in export.row_batches() for r in batch]
 
     entitled_refs = {
         1000 + c for c in world.client_companies if world.levels[c] in EXPORTING_LEVELS

@@ -7,6 +7,7 @@ forget authentication.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -61,20 +62,25 @@ async def order_item_details(request: Request) -> Response:
         )
     query = parse_export_query(request.query_params.multi_items())
     entitled = entitlement(principal, query)
-    export = await run_in_threadpool(start_export, state.engine, query, entitled)
+    export = await run_in_threadpool(
+        partial(start_export, batch_rows=state.settings.stream_batch_rows),
+        state.engine,
+        query,
+        entitled,
+    )
     headers = {"Cache-Control": "no-store"}
     if entitled.excluded_ref_ids:
         headers["Export-Excluded-Companies"] = ",".join(map(str, entitled.excluded_ref_ids))
     return StreamingResponse(
-        _in_threadpool(export, state.settings.stream_batch_rows),
+        _in_threadpool(export),
         media_type="application/json",
         headers=headers,
     )
 
 
-async def _in_threadpool(export: Export, batch_rows: int) -> AsyncIterator[bytes]:
+async def _in_threadpool(export: Export) -> AsyncIterator[bytes]:
     """Pull encoded chunks off the blocking cursor; close it however the response ends."""
-    chunks = export.json_chunks(batch_rows)
+    chunks = export.json_chunks()
     try:
         while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
             yield chunk

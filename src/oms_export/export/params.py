@@ -99,7 +99,7 @@ def _refuse_repeat(seen: dict[str, str], canonical: str, key: str) -> None:
 def _parse_option(key: str, name: str, value: str) -> bool:
     if name not in OPTIONS:
         raise InvalidRequest(
-            f"Unknown option `{name}`; accepted: {', '.join(OPTIONS)}.", parameter=key
+            f"`{key}`: unknown option `{name}`; accepted: {', '.join(OPTIONS)}.", parameter=key
         )
     lowered = value.strip().lower()
     if lowered in _TRUE:
@@ -114,12 +114,14 @@ def _parse_option(key: str, name: str, value: str) -> bool:
 def _parse_filter(key: str, name: str, op: str, value: str) -> Filter:
     if name not in FILTER_OPS:
         raise InvalidRequest(
-            f"Unknown filter field `{name}`; accepted: {', '.join(FILTER_OPS)}.", parameter=key
+            f"`{key}`: unknown filter field `{name}`; accepted: {', '.join(FILTER_OPS)}.",
+            parameter=key,
         )
     ops = FILTER_OPS[name]
     if op not in ops:
         raise InvalidRequest(
-            f"Unknown operator `{op}` for `{name}`; accepted: {', '.join(ops)}.", parameter=key
+            f"`{key}`: unknown operator `{op}` for `{name}`; accepted: {', '.join(ops)}.",
+            parameter=key,
         )
     raw_values = value.split(",") if op == "in" else [value]
     if len(raw_values) > MAX_LIST_VALUES:
@@ -150,6 +152,10 @@ def _parse_value(key: str, name: str, raw: str) -> FilterValue:
         return number
     if len(raw) > 255:
         raise InvalidRequest(f"`{key}` is longer than 255 characters.", parameter=key)
+    if not raw.isprintable():
+        raise InvalidRequest(
+            f"`{key}` contains control characters; {_accepts(name)}.", parameter=key
+        )
     return raw
 
 

@@ -40,12 +40,13 @@ def entitlement(principal: Principal, query: ExportQuery) -> Entitlement:
             not_exporting = [ref for ref in unknown if ref in excluded]
             if not_exporting and len(not_exporting) == len(unknown):
                 raise SubscriptionRequired(
-                    f"Company {', '.join(map(str, not_exporting))} has no Order Manager "
-                    "subscription or higher, which the export requires.",
+                    f"`{flt.parameter}`: company {', '.join(map(str, not_exporting))} has no "
+                    "Order Manager subscription or higher, which the export requires.",
                     parameter=flt.parameter,
                 )
             raise CompanyNotAllowed(
-                f"This client may not export company {', '.join(map(str, unknown))}.",
+                f"`{flt.parameter}`: this client may not export company "
+                f"{', '.join(map(str, unknown))}; it may name only its own companies.",
                 parameter=flt.parameter,
             )
         ids = {allowed[ref] for ref in named}
