@@ -55,7 +55,7 @@ def postgres_database() -> Iterator[str]:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server"
+    except Exception as exc:
         message = (
             f"PostgreSQL not reachable at {POSTGRES_URL} ({exc.__class__.__name__}); start one "
             "or set OMS_EXPORT_TEST_POSTGRES_URL to run the PostgreSQL half of the suite"

@@ -1,0 +1,142 @@
+"""``POST /token``: the OAuth 2.0 client-credentials token endpoint (RFC 6749 §4.4).
+
+The route only moves bytes: ``auth/grant.py`` holds the RFC's rules and ``auth/tokens.py`` the
+storage. The body is read raw, not through FastAPI's form parsing, so a repeated parameter is
+seen (and refused) instead of silently collapsed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from oms_export.api.responses import json_response
+from oms_export.api.state import service_state
+from oms_export.auth.grant import FORM_CONTENT_TYPE, parse_token_request
+from oms_export.auth.scopes import EXPORT_SCOPE
+from oms_export.auth.tokens import issue_token
+from oms_export.errors import InvalidClient, InvalidRequest, RateLimited
+
+router = APIRouter()
+
+MAX_BODY_BYTES = 16 * 1024
+"""A token request is a few hundred bytes; anything past this is refused unread."""
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "parameter": {"type": "string"},
+    },
+    "required": ["error", "error_description"],
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+
+
+_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            FORM_CONTENT_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {
+                            "type": "string",
+                            "description": "Space-separated scopes; omitted = every scope the "
+                            "client holds.",
+                            "example": EXPORT_SCOPE,
+                        },
+                        "client_id": {
+                            "type": "string",
+                            "description": "Unless HTTP Basic is used.",
+                        },
+                        "client_secret": {
+                            "type": "string",
+                            "description": "Unless HTTP Basic is used.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A new access token.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"type": "string", "enum": ["Bearer"]},
+                        "expires_in": {"type": "integer", "example": 3600},
+                        "scope": {"type": "string", "example": EXPORT_SCOPE},
+                    },
+                    "required": ["access_token", "token_type", "expires_in", "scope"],
+                }
+            }
+        },
+    },
+    400: _error("`invalid_request`, `unsupported_grant_type` or `invalid_scope`."),
+    401: _error("`invalid_client`: unknown client, wrong secret or revoked client."),
+    429: _error("Too many failed authentications for this client id; see `Retry-After`."),
+}
+
+
+@router.post(
+    "/token",
+    tags=["oauth2"],
+    operation_id="issue_token",
+    summary="Get an access token (OAuth 2.0 client credentials)",
+    description="Authenticate with `client_id` and `client_secret` in the form body, or with "
+    "HTTP Basic (not both). The token goes in `Authorization: Bearer <token>` on export calls.",
+    response_class=Response,
+    responses=_RESPONSES,
+    openapi_extra=_OPENAPI,
+)
+async def token(request: Request) -> Response:
+    state = service_state(request)
+    grant = parse_token_request(
+        request.headers.get("content-type"),
+        await _read_body(request),
+        request.headers.get("authorization"),
+    )
+    limiter = state.token_failure_limiter
+    wait = limiter.retry_after(grant.client_id)
+    if wait:
+        raise RateLimited(_too_many(wait), retry_after=wait)
+    try:
+        answer = await run_in_threadpool(issue_token, state.engine, state.settings, grant)
+    except InvalidClient:
+        wait = limiter.hit(grant.client_id)
+        if wait:
+            raise RateLimited(_too_many(wait), retry_after=wait) from None
+        raise
+    return json_response(answer, headers=_NO_STORE)
+
+
+async def _read_body(request: Request) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidRequest(f"The request body is longer than {MAX_BODY_BYTES} bytes.")
+    return bytes(body)
+
+
+def _too_many(wait: int) -> str:
+    return f"Too many failed authentications for this client id; retry in {wait} s."

@@ -1,0 +1,316 @@
+"""``POST /token`` in process: the article's request, HTTP Basic, and every RFC 6749 error."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, insert, update
+
+from oms_export.api import token
+from oms_export.api.app import create_app
+from oms_export.api.errors import install_error_handlers
+from oms_export.api.ratelimit import RateLimiter
+from oms_export.api.state import ServiceState
+from oms_export.auth.clients import create_client, revoke_client
+from oms_export.auth.scopes import EXPORT_SCOPE
+from oms_export.auth.tokens import resolve_token
+from oms_export.db.schema import companies, oauth_clients
+from oms_export.settings import Settings
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class TestClient:
+    """Synchronous in-process requests to an ASGI app.
+
+    Starlette's own TestClient warns (an error here) unless ``httpx2`` is installed, so this
+    drives ``httpx.ASGITransport`` on a fresh event loop per request instead.
+    """
+
+    __test__ = False
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, url, **kwargs)
+
+        return anyio.run(send)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def token_app(settings: Settings, engine: Engine, failure_limiter: RateLimiter) -> FastAPI:
+    """The token route alone, wired as ``create_app`` wires it."""
+    app = FastAPI()
+    app.state.service = ServiceState(
+        settings=settings,
+        engine=engine,
+        export_limiter=RateLimiter(0),
+        token_failure_limiter=failure_limiter,
+    )
+    install_error_handlers(app)
+    app.include_router(token.router)
+    return app
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def api(settings: Settings, engine: Engine, clock: FakeClock) -> TestClient:
+    limiter = RateLimiter(3, clock=clock)
+    return TestClient(token_app(settings, engine, limiter))
+
+
+@pytest.fixture
+def client(engine: Engine, settings: Settings) -> dict[str, Any]:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(companies).values(ref_id=1001, name="Acme", subscription="order_manager")
+        )
+    return create_client(engine, settings, name="reporting", company_ref_ids=[1001])
+
+
+def body_for(client: dict[str, Any], *, secret: str | None = None) -> bytes:
+    secret = client["client_secret"] if secret is None else secret
+    return (
+        f"client_id={client['client_id']}&client_secret={secret}"
+        "&grant_type=client_credentials&scope=export-api.order-item-details"
+    ).encode()
+
+
+def test_the_articles_curl_request_gets_a_token(
+    api: TestClient, engine: Engine, client: dict[str, Any]
+) -> None:
+    # What `curl URL -d "client_id=…&client_secret=…&grant_type=…&scope=…"` sends.
+    response = api.post("/token", content=body_for(client), headers=FORM)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+    answer = response.json()
+    assert set(answer) == {"access_token", "token_type", "expires_in", "scope"}
+    assert (answer["token_type"], answer["expires_in"], answer["scope"]) == (
+        "Bearer",
+        3600,
+        EXPORT_SCOPE,
+    )
+    assert resolve_token(engine, answer["access_token"]).client_id == client["client_id"]
+
+
+def test_http_basic_authentication_gets_a_token(
+    api: TestClient, engine: Engine, client: dict[str, Any]
+) -> None:
+    response = api.post(
+        "/token",
+        content=b"grant_type=client_credentials",
+        headers=FORM,
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == EXPORT_SCOPE
+    assert resolve_token(engine, response.json()["access_token"]).client_id == client["client_id"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "error"),
+    [
+        pytest.param("application/json", b'{"grant_type":"client_credentials"}', 400,
+                     "invalid_request", id="json-body"),
+        pytest.param(None, b"grant_type=client_credentials", 400, "invalid_request",
+                     id="no-content-type"),
+        pytest.param("application/x-www-form-urlencoded", b"scope=x", 400, "invalid_request",
+                     id="missing-grant-type"),
+        pytest.param("application/x-www-form-urlencoded",
+                     b"grant_type=client_credentials&grant_type=client_credentials", 400,
+                     "invalid_request", id="repeated-parameter"),
+        pytest.param("application/x-www-form-urlencoded", b"grant_type=password", 400,
+                     "unsupported_grant_type", id="unsupported-grant"),
+        pytest.param("application/x-www-form-urlencoded",
+                     b"grant_type=client_credentials&client_id=a&client_secret=b&scope=admin",
+                     400, "invalid_scope", id="unknown-scope"),
+        pytest.param("application/x-www-form-urlencoded",
+                     b"grant_type=client_credentials&client_id=a&client_secret=b&scope=",
+                     400, "invalid_request", id="empty-scope"),
+        pytest.param("application/x-www-form-urlencoded", b"grant_type=client_credentials",
+                     401, "invalid_client", id="no-credentials"),
+        pytest.param("application/x-www-form-urlencoded",
+                     b"grant_type=client_credentials&client_id=a&client_secret=" + b"x" * 17000,
+                     400, "invalid_request", id="body-too-large"),
+    ],
+)  # fmt: skip
+def test_bad_requests_get_the_rfc_6749_error(
+    api: TestClient, content_type: str | None, body: bytes, status: int, error: str
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = api.post("/token", content=body, headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"] == error
+    assert response.json()["error_description"]
+    assert "www-authenticate" not in response.headers
+
+
+def test_credentials_both_in_body_and_basic_are_invalid_request(
+    api: TestClient, client: dict[str, Any]
+) -> None:
+    response = api.post(
+        "/token",
+        content=body_for(client),
+        headers=FORM,
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_a_scope_the_client_does_not_hold_is_invalid_scope(
+    api: TestClient, engine: Engine, client: dict[str, Any]
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(oauth_clients).values(scopes="other.scope"))
+    response = api.post("/token", content=body_for(client), headers=FORM)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def _failures(api: TestClient, engine: Engine, client: dict[str, Any], **kw: Any) -> list[Any]:
+    """The answers to an unknown client, a wrong secret and a revoked client, in that order."""
+    unknown = {**client, "client_id": "no-such-client-id-at-all"}
+    wrong = {**client, "client_secret": client["client_secret"] + "x"}
+
+    def post(c: dict[str, Any]) -> Any:
+        if kw.get("basic"):
+            return api.post(
+                "/token",
+                content=b"grant_type=client_credentials",
+                headers=FORM,
+                auth=(c["client_id"], c["client_secret"]),
+            )
+        return api.post("/token", content=body_for(c), headers=FORM)
+
+    answers = [post(unknown), post(wrong)]
+    revoke_client(engine, client["client_id"])
+    answers.append(post(client))
+    return [(r.status_code, r.content, sorted(r.headers.items())) for r in answers]
+
+
+def test_unknown_wrong_secret_and_revoked_answer_byte_identically(
+    api: TestClient, engine: Engine, client: dict[str, Any]
+) -> None:
+    answers = _failures(api, engine, client)
+    assert answers[0] == answers[1] == answers[2]
+    status, content, headers = answers[0]
+    assert status == 401
+    assert b'"error":"invalid_client"' in content
+    assert "www-authenticate" not in dict(headers)
+
+
+def test_failed_basic_authentication_answers_www_authenticate_basic(
+    api: TestClient, engine: Engine, client: dict[str, Any]
+) -> None:
+    answers = _failures(api, engine, client, basic=True)
+    assert answers[0] == answers[1] == answers[2]
+    status, _content, headers = answers[0]
+    assert status == 401
+    assert dict(headers)["www-authenticate"].startswith("Basic")
+
+
+def test_malformed_basic_answers_invalid_client_with_www_authenticate(api: TestClient) -> None:
+    response = api.post(
+        "/token",
+        content=b"grant_type=client_credentials",
+        headers={**FORM, "Authorization": "Basic !!!"},
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["www-authenticate"].startswith("Basic")
+
+
+def test_repeated_failures_for_a_client_id_get_429_with_retry_after(
+    api: TestClient, client: dict[str, Any], clock: FakeClock
+) -> None:
+    wrong = body_for(client, secret="guess")
+    assert [api.post("/token", content=wrong, headers=FORM).status_code for _ in range(3)] == [
+        401,
+        401,
+        401,
+    ]
+    blocked = api.post("/token", content=wrong, headers=FORM)
+    assert blocked.status_code == 429
+    assert blocked.json()["error"] == "rate_limited"
+    assert 1 <= int(blocked.headers["retry-after"]) <= 60
+    # Even the right secret waits, or the limit would not stop guessing.
+    assert api.post("/token", content=body_for(client), headers=FORM).status_code == 429
+    other = {"client_id": "someone-else", "client_secret": "x"}
+    assert api.post("/token", content=body_for(other), headers=FORM).status_code == 401
+    clock.now += 61
+    assert api.post("/token", content=body_for(client), headers=FORM).status_code == 200
+
+
+def test_successful_requests_do_not_count_against_the_limit(
+    api: TestClient, client: dict[str, Any]
+) -> None:
+    codes = {
+        api.post("/token", content=body_for(client), headers=FORM).status_code for _ in range(5)
+    }
+    assert codes == {200}
+
+
+def test_secrets_and_tokens_never_reach_the_log(
+    api: TestClient, client: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        ok = api.post("/token", content=body_for(client), headers=FORM)
+        api.post("/token", content=body_for(client, secret="wrong-guess-xyz"), headers=FORM)
+    assert ok.status_code == 200
+    assert client["client_secret"] not in caplog.text
+    assert ok.json()["access_token"] not in caplog.text
+    assert "wrong-guess-xyz" not in caplog.text
+
+
+def test_create_app_serves_the_token_route(
+    settings: Settings, engine: Engine, client: dict[str, Any]
+) -> None:
+    response = TestClient(create_app(settings, engine)).post(
+        "/token", content=body_for(client), headers=FORM
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
+
+
+def test_get_on_token_is_405_json(api: TestClient) -> None:
+    response = api.get("/token")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_openapi_documents_the_form_body_and_answers(api: TestClient) -> None:
+    operation = api.get("/openapi.json").json()["paths"]["/token"]["post"]
+    form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form["properties"]["grant_type"]["enum"] == ["client_credentials"]
+    assert {"scope", "client_id", "client_secret"} <= set(form["properties"])
+    assert {"200", "400", "401", "429"} <= set(operation["responses"])
