@@ -14,6 +14,9 @@ from collections.abc import Callable
 
 
 class RateLimiter:
+    SWEEP_AT = 10_000
+    """Keys held before idle ones are dropped, so random client ids cannot grow memory."""
+
     def __init__(
         self, limit: int, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
@@ -29,6 +32,8 @@ class RateLimiter:
             return 0
         now = self._clock()
         with self._lock:
+            if len(self._hits) >= self.SWEEP_AT and key not in self._hits:
+                self._sweep(now)
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - self.window:
                 hits.popleft()
@@ -51,3 +56,11 @@ class RateLimiter:
             if len(hits) < self.limit:
                 return 0
             return max(1, math.ceil(hits[0] + self.window - now))
+
+    def _sweep(self, now: float) -> None:
+        stale = [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.window]
+        for key in stale:
+            del self._hits[key]
+
+    def __len__(self) -> int:
+        return len(self._hits)
