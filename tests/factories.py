@@ -24,7 +24,7 @@ def company(engine: Engine, ref_id: int, subscription: str = "order_manager", **
         **values,
     }
     with engine.begin() as conn:
-        return int(conn.execute(insert(schema.companies).values(row)).inserted_primary_key[0])
+        return int(conn.execute(insert(schema.companies).values(row)).inserted_primary_key[0])  # type: ignore[index]
 
 
 def order(
@@ -45,7 +45,7 @@ def order(
         **values,
     }
     with engine.begin() as conn:
-        order_id = int(conn.execute(insert(schema.orders).values(row)).inserted_primary_key[0])
+        order_id = int(conn.execute(insert(schema.orders).values(row)).inserted_primary_key[0])  # type: ignore[index]
         conn.execute(
             schema.orders.update().where(schema.orders.c.id == order_id).values(ref=f"O{order_id}")
         )
@@ -58,7 +58,7 @@ def order(
             item_row = {"status": 0, "quantity": 1, "sku": "SKU", **item}
             item_row.update(order_id=order_id, position=position)
             item_id = int(
-                conn.execute(insert(schema.order_items).values(item_row)).inserted_primary_key[0]
+                conn.execute(insert(schema.order_items).values(item_row)).inserted_primary_key[0]  # type: ignore[index]
             )
             conn.execute(
                 schema.order_items.update()

@@ -95,4 +95,4 @@ def settings_markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(settings_markdown(), end="")  # noqa: T201 - this is the module's command-line output
+    print(settings_markdown(), end="")

@@ -1,4 +1,4 @@
-"""Order and item status codes and names (``shared/spec/statuses.tsv``; the seed article's table)."""
+"""Order and item status codes and names, from the seed article (`spec/statuses.tsv`)."""
 
 from __future__ import annotations
 

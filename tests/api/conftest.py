@@ -23,9 +23,7 @@ class LiveServer:
         self._sock.bind(("127.0.0.1", 0))
         port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            create_app(settings, engine), log_level="warning", lifespan="off"
-        )
+        config = uvicorn.Config(create_app(settings, engine), log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -16,3 +16,12 @@ def test_upgrade_on_a_current_database_changes_nothing(engine: Engine) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         assert current_revision(conn) == head_revision()
+
+
+def test_migrations_build_exactly_the_schema_the_code_declares(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []

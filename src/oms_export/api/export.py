@@ -85,5 +85,4 @@ async def _in_threadpool(export: Export) -> AsyncIterator[bytes]:
         while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
             yield chunk
     finally:
-        await run_in_threadpool(chunks.close)
         await run_in_threadpool(export.close)

@@ -23,6 +23,6 @@ async def health(request: Request) -> Response:
 
     try:
         await run_in_threadpool(ping)
-    except Exception:  # noqa: BLE001 - any failure means the database is not usable
+    except Exception:
         return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
     return json_response({"status": "ok", "database": "ok"})

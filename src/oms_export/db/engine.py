@@ -9,7 +9,6 @@ from sqlalchemy.engine import make_url
 
 from oms_export.settings import Settings
 
-
 WRITE_LOCK = "oms_export_write_lock"
 """Execution option for connections that will write: SQLite then begins with BEGIN IMMEDIATE."""
 

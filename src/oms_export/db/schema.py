@@ -33,11 +33,11 @@ metadata = MetaData(
 )
 
 
-def Money() -> Numeric:  # noqa: N802 - reads as a type in table definitions
+def Money() -> Numeric[float]:
     return Numeric(14, 4, asdecimal=False)
 
 
-def Rate() -> Numeric:  # noqa: N802
+def Rate() -> Numeric[float]:
     return Numeric(8, 6, asdecimal=False)
 
 

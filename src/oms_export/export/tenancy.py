@@ -34,7 +34,7 @@ def entitlement(principal: Principal, query: ExportQuery) -> Entitlement:
         )
     filter_ids: set[int] | None = None
     for flt in query.filters_on("company_ref_id"):
-        named = {int(v) for v in flt.values}
+        named = {v for v in flt.values if isinstance(v, int)}
         unknown = sorted(named - allowed.keys())
         if unknown:
             not_exporting = [ref for ref in unknown if ref in excluded]
