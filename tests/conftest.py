@@ -34,6 +34,18 @@ TEST_SECRET_KEY = "test-secret-key-not-for-production"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``postgres_only`` tests on PostgreSQL alone: deselected on SQLite, never skipped."""
+    dropped = [
+        item
+        for item in items
+        if item.get_closest_marker("postgres_only") and "[sqlite" in item.nodeid
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 def _worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 

@@ -25,3 +25,16 @@ def test_migrations_build_exactly_the_schema_the_code_declares(engine: Engine) -
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_order_ids_are_never_reused_after_a_delete(engine: Engine) -> None:
+    from sqlalchemy import delete
+
+    from oms_export.db.schema import orders
+    from tests import factories as f
+
+    company = f.company(engine, 1001)
+    first = f.order(engine, company, "A")
+    with engine.begin() as conn:
+        conn.execute(delete(orders).where(orders.c.id == first))
+    assert f.order(engine, company, "B") > first

@@ -112,6 +112,7 @@ product_prices = Table(
     Column("rrp", Money()),
     Column("price", Money()),
     UniqueConstraint("product_id", "price_list", "company_id", "quantity"),
+    sqlite_autoincrement=True,  # ids are never reused, even after a delete
 )
 
 product_ecommerce = Table(
@@ -173,6 +174,7 @@ orders = Table(
     Index("ix_orders_creation_datetime", "creation_datetime"),
     Index("ix_orders_sale_datetime", "sale_datetime"),
     Index("ix_orders_external_ref", "external_ref"),
+    sqlite_autoincrement=True,  # ids are never reused, even after a delete
 )
 
 order_items = Table(
@@ -199,6 +201,7 @@ order_items = Table(
     Column("sale_vat_rate", Rate()),
     Column("product_id", Integer, ForeignKey("products.id")),
     Index("ix_order_items_order_id_id", "order_id", "id"),
+    sqlite_autoincrement=True,  # ids are never reused, even after a delete
 )
 
 order_attributes = Table(

@@ -139,6 +139,7 @@ def upgrade() -> None:
             "company_id", "external_ref", name=op.f("uq_orders_company_id_external_ref")
         ),
         sa.UniqueConstraint("ref", name=op.f("uq_orders_ref")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_company_id_id", ["company_id", "id"], unique=False)
@@ -221,6 +222,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_items")),
         sa.UniqueConstraint("ref", name=op.f("uq_order_items_ref")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("order_items", schema=None) as batch_op:
         batch_op.create_index("ix_order_items_order_id_id", ["order_id", "id"], unique=False)
@@ -266,6 +268,7 @@ def upgrade() -> None:
             "quantity",
             name=op.f("uq_product_prices_product_id_price_list_company_id_quantity"),
         ),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "item_attributes",

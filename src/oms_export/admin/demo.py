@@ -1,0 +1,403 @@
+"""The deterministic demo data set: every subscription level, order status and item status.
+
+Same ``seed`` and ``orders`` give the same rows, ids and refs on SQLite and PostgreSQL, and a
+smaller set is a prefix of a larger one with the same seed (products come first, then orders one
+after another from one random stream). Rows are generated in batches and written with Core
+executemany inside one transaction, bypassing the per-record import, so a million orders load in
+minutes; the whole load is atomic.
+
+The demo refuses a store that already holds companies, products or orders (its ids and company
+ref ids are fixed, so it could only collide): load it into a new database. ``demo_credentials``
+is the gentler entry for ``serve --demo``: it loads into an empty store, and on a store the demo
+already filled it gives the demo client a new secret instead.
+
+Companies (``DEMO_COMPANIES``): merchants 1001 enterprise, 1002 order_manager, 1003 oms_lite,
+1004 free; sales channels 2001 order_manager, 2002 free; dropshippers 3001 enterprise, 3002
+oms_lite; product owner 4001 free. The demo client is tied to 1001, 1002, 2001, 3001 (the ones
+that may export) and 1004 (free, so ``Export-Excluded-Companies: 1004`` shows).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, func, insert, select, text
+
+from oms_export.admin.imports import item_ref, order_ref
+from oms_export.auth.clients import create_client, list_clients, rotate_secret
+from oms_export.db.engine import writer
+from oms_export.db.schema import (
+    companies,
+    item_attributes,
+    order_attributes,
+    order_items,
+    product_ecommerce,
+    product_prices,
+    products,
+)
+from oms_export.db.schema import orders as orders_table
+from oms_export.errors import OmsExportError
+from oms_export.settings import Settings
+from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
+
+DEMO_CLIENT_NAME: Final = "demo"
+DEMO_COMPANIES: Final = (
+    # ref_id, name, subscription, role
+    (1001, "Acme Prints", "enterprise", "merchant"),
+    (1002, "Bolt Apparel", "order_manager", "merchant"),
+    (1003, "Cedar Gifts", "oms_lite", "merchant"),
+    (1004, "Dune Goods", "free", "merchant"),
+    (2001, "MarketHub", "order_manager", "sales channel"),
+    (2002, "ShopStream", "free", "sales channel"),
+    (3001, "DropShip Direct", "enterprise", "dropship"),
+    (3002, "Fulfil Fast", "oms_lite", "dropship"),
+    (4001, "Print Supply Co", "free", "product owner"),
+)
+DEMO_CLIENT_COMPANIES: Final = (1001, 1002, 2001, 3001, 1004)
+PRODUCT_IDS: Final = range(501, 701)
+BATCH_ORDERS: Final = 2000
+
+_COMPANY_ID: Final = {ref: n for n, (ref, *_rest) in enumerate(DEMO_COMPANIES, 1)}
+_MERCHANTS: Final = (1001, 1001, 1001, 1001, 1002, 1002, 1002, 1003, 1003, 1004)
+_SECONDARIES: Final = (2001, 2002, 3001, 3002)
+_COMPLETED: Final = frozenset({8, 64, 128, 520})
+_START: Final = datetime(2023, 1, 1)
+_CENT: Final = Decimal("0.01")
+_VAT: Final = Decimal("0.2")
+_FIRST = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Finn", "Grace", "Hugo", "Isla", "Jon")
+_LAST = ("Archer", "Baker", "Clarke", "Dawson", "Evans", "Fisher", "Green", "Hughes")
+_STREETS = ("High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue")
+_TOWNS = (("London", "GB"), ("Leeds", "GB"), ("Dublin", "IE"), ("Lyon", "FR"), ("Berlin", "DE"))
+_GARMENTS = ("T-Shirt", "Hoodie", "Tote Bag", "Mug", "Poster", "Cap")
+_SIZES = ("S", "M", "L", "XL", None)
+_COLOURS = ("Black", "White", "Navy", "Red", None)
+_SHIPPING = (("Standard", "Royal Mail"), ("Express", "DPD"), ("Next Day", "UPS"))
+
+
+class StoreNotEmpty(OmsExportError):
+    """The demo loads only into a store without companies, products or orders."""
+
+    error = "store_not_empty"
+
+
+@dataclass(frozen=True)
+class _Product:
+    id: int
+    sku: str
+    description: str
+    price: Decimal
+    cost: Decimal
+
+
+def _money(rng: random.Random, low: int, high: int) -> Decimal:
+    """A price between ``low`` and ``high`` pounds ending in .49 or .99, exact."""
+    return Decimal(rng.randrange(low, high)) + rng.choice((Decimal("0.49"), Decimal("0.99")))
+
+
+def _inc_tax(amount: Decimal) -> Decimal:
+    return (amount * (1 + _VAT)).quantize(_CENT)
+
+
+def _products(rng: random.Random) -> tuple[list[_Product], dict[str, list[dict[str, Any]]]]:
+    catalogue: list[_Product] = []
+    rows: dict[str, list[dict[str, Any]]] = {"products": [], "prices": [], "ecommerce": []}
+    for pid in PRODUCT_IDS:
+        garment = _GARMENTS[pid % len(_GARMENTS)]
+        price = _money(rng, 5, 40)
+        product = _Product(
+            pid,
+            f"{garment[:3].upper()}-{pid}",
+            f"{garment} #{pid}",
+            price,
+            (price * Decimal("0.4")).quantize(_CENT),
+        )
+        catalogue.append(product)
+        owner = rng.choice((1001, 1002, 4001, None))
+        rows["products"].append(
+            {
+                "id": pid,
+                "owner_company_id": None if owner is None else _COMPANY_ID[owner],
+                "source_hash": None,
+            }
+        )
+        if rng.random() < 0.75:
+            currency = rng.choice(("GBP", "GBP", "EUR"))
+            lists = [("product", ref) for ref in (1001, 1002) if rng.random() < 0.7]
+            lists.append(("base", owner or 1001))
+            for price_list, ref in lists:
+                for quantity, discount in ((1, 100), (10, 90), (50, 80))[: rng.randint(1, 3)]:
+                    rows["prices"].append(
+                        {
+                            "id": len(rows["prices"]) + 1,
+                            "product_id": pid,
+                            "price_list": price_list,
+                            "company_id": _COMPANY_ID[ref],
+                            "currency": currency,
+                            "quantity": quantity,
+                            "rrp": None if rng.random() < 0.1 else _inc_tax(price) * 2,
+                            "price": (price * discount / 100).quantize(_CENT),
+                        }
+                    )
+        if rng.random() < 0.6:
+            rows["ecommerce"].append(
+                {
+                    "product_id": pid,
+                    "sales_description": f"{garment}, printed to order",
+                    "sales_description_long": None
+                    if rng.random() < 0.3
+                    else f"A {garment.lower()} printed on demand; ethically made.",
+                    "weight": Decimal(rng.randrange(50, 900)) / 1000,
+                    "hs_code": "6109100010",
+                    "tax_code": rng.choice(("A", "B", None)),
+                    "website_category_details": f"{garment}s > All",
+                    "notes": None,
+                    "barcode": f"50{pid:011d}",
+                    "dimensions": rng.choice(("30x20x2 cm", "10x10x10 cm", None)),
+                }
+            )
+    return catalogue, rows
+
+
+def _order(rng: random.Random, n: int, order_id: int) -> dict[str, Any]:
+    codes = tuple(ORDER_STATUSES)
+    status = codes[n] if n < len(codes) else rng.choice(codes)
+    merchant = rng.choice(_MERCHANTS)
+    secondary = rng.choice(_SECONDARIES) if rng.random() < 0.4 else None
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    town, country = rng.choice(_TOWNS)
+    sale = _START + timedelta(seconds=order_id * 97 + rng.randrange(90))
+    method, carrier = rng.choice(_SHIPPING)
+    shipping = rng.choice((Decimal(0), Decimal("3.99"), Decimal("4.99"), Decimal("9.99")))
+    free = rng.random() < 0.03
+    billing = rng.random() < 0.7
+    completed = status in _COMPLETED and rng.random() < 0.9
+    payment = rng.choice(("card", "paypal", "invoice"))
+    street = f"{rng.randrange(1, 200)} {rng.choice(_STREETS)}"
+    return {
+        "id": order_id,
+        "ref": order_ref(order_id),
+        "external_ref": f"WEB-{merchant}-{order_id}",
+        "company_id": _COMPANY_ID[merchant],
+        "secondary_company_id": None if secondary is None else _COMPANY_ID[secondary],
+        "shipping_address_1": street,
+        "shipping_address_2": None if rng.random() < 0.5 else f"Flat {rng.randrange(1, 30)}",
+        "shipping_address_3": town,
+        "shipping_address_4": None,
+        "shipping_address_5": None,
+        "shipping_postcode": f"{town[:2].upper()}{rng.randrange(1, 20)} {rng.randrange(1, 9)}AB",
+        "shipping_country_code": country,
+        "billing_address_1": street if billing else None,
+        "billing_address_2": None,
+        "billing_address_3": town if billing else None,
+        "billing_address_4": None,
+        "billing_address_5": None,
+        "billing_postcode": None,
+        "billing_country": country if billing else None,
+        "customer_name": f"{first} {last}",
+        "sale_datetime": sale,
+        "creation_datetime": sale + timedelta(seconds=rng.randrange(5, 600)),
+        "completion_datetime": sale + timedelta(hours=rng.randrange(4, 96)) if completed else None,
+        "required_dispatch_date": (sale + timedelta(days=2)).date() if rng.random() < 0.7 else None,
+        "shipping_method": method,
+        "shipping_carrier": carrier,
+        "shipping_tracking": f"TRK{order_id:010d}" if completed else None,
+        "shipping_price": shipping,
+        "shipping_price_inc_tax": _inc_tax(shipping),
+        "shipping_tax_rate": _VAT if shipping else None,
+        "customer_email": f"{first.lower()}.{last.lower()}{order_id}@example.com",
+        "status": status,
+        "is_free_of_charge": free,
+        "payment_type": payment,
+        "payment_trans_id": None if payment == "invoice" else f"PAY-{order_id:08d}",
+        "coupon_code": "SPRING10" if rng.random() < 0.1 else None,
+        "source_hash": None,
+    }
+
+
+def _item(
+    rng: random.Random,
+    order: dict[str, Any],
+    position: int,
+    item_id: int,
+    catalogue: list[_Product],
+) -> dict[str, Any]:
+    codes = tuple(ITEM_STATUSES)
+    status = codes[item_id - 1] if item_id <= len(codes) else rng.choice(codes)
+    product = rng.choice(catalogue) if rng.random() < 0.85 else None
+    price = product.price if product else _money(rng, 3, 20)
+    quantity = rng.choice((1, 1, 1, 2, 3, 5, 12, 60))
+    size, colour = rng.choice(_SIZES), rng.choice(_COLOURS)
+    sku = product.sku if product else f"CUSTOM-{rng.randrange(100, 999)}"
+    return {
+        "id": item_id,
+        "ref": item_ref(item_id),
+        "order_id": order["id"],
+        "position": position,
+        "external_ref": f"{order['external_ref']}-{position + 1}" if rng.random() < 0.9 else None,
+        "status": status,
+        "sku": sku,
+        "mapped_sku": f"{sku}-{size}" if size and rng.random() < 0.5 else None,
+        "description": product.description if product else "Custom print",
+        "size": size,
+        "colour": colour,
+        "quantity": quantity,
+        "unit_cost_price": product.cost if product else None,
+        "unit_sale_price": price,
+        "unit_sale_price_inc_tax": _inc_tax(price),
+        "shipping_price": Decimal(0) if position else order["shipping_price"],
+        "shipping_price_inc_tax": Decimal(0) if position else order["shipping_price_inc_tax"],
+        "textual_product_id": None if product else f"TXT-{rng.randrange(1000, 9999)}",
+        "sale_vat_rate": _VAT,
+        "product_id": product.id if product else None,
+    }
+
+
+_ITEM_COUNTS: Final = (0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 6)
+
+
+def _batches(
+    rng: random.Random, count: int, catalogue: list[_Product]
+) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Rows of ``count`` orders, ``BATCH_ORDERS`` orders at a time."""
+    item_id = 0
+    for start in range(0, count, BATCH_ORDERS):
+        batch: dict[str, list[dict[str, Any]]] = {
+            "orders": [],
+            "items": [],
+            "order_attributes": [],
+            "item_attributes": [],
+        }
+        for n in range(start, min(start + BATCH_ORDERS, count)):
+            order = _order(rng, n, n + 1)
+            batch["orders"].append(order)
+            channel = (
+                "marketplace" if order["secondary_company_id"] else rng.choice(("web", "phone"))
+            )
+            batch["order_attributes"].append(
+                {"order_id": order["id"], "name": "channel", "value": channel}
+            )
+            if rng.random() < 0.2:
+                batch["order_attributes"].append(
+                    {"order_id": order["id"], "name": "gift_message", "value": "Happy birthday!"}
+                )
+            for position in range(rng.choice(_ITEM_COUNTS)):
+                item_id += 1
+                batch["items"].append(_item(rng, order, position, item_id, catalogue))
+                if rng.random() < 0.3:
+                    batch["item_attributes"].append(
+                        {
+                            "item_id": item_id,
+                            "name": "print",
+                            "value": rng.choice(("front", "back", "both")),
+                        }
+                    )
+                if rng.random() < 0.1:
+                    batch["item_attributes"].append(
+                        {"item_id": item_id, "name": "personalisation", "value": rng.choice(_FIRST)}
+                    )
+        yield batch
+
+
+def _refuse_unless_empty(conn: Connection) -> None:
+    counts = {
+        table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in (companies, products, orders_table)
+    }
+    if any(counts.values()):
+        held = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        raise StoreNotEmpty(
+            f"The database already holds data ({held}); the demo loads only into an empty "
+            "store, since its ids are fixed. Point --database-url at a new database."
+        )
+
+
+def _reset_sequences(conn: Connection) -> None:
+    """After explicit ids, PostgreSQL's sequences must continue after them for later imports."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite takes max(id) + 1 by itself
+    for table in (companies, product_prices, orders_table, order_items):
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - fixed table names
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )
+
+
+def load_demo(
+    engine: Engine, settings: Settings, *, orders: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Fill an empty store with the demo data set and create the demo client.
+
+    Returns ``{"client_id", "client_secret", "companies", "orders", "items"}`` (the last three are
+    counts). Raises ``StoreNotEmpty`` when the store already holds data.
+    """
+    if orders < 0:
+        raise ValueError("orders must be >= 0")
+    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    items = 0
+    with writer(engine).begin() as conn:
+        _refuse_unless_empty(conn)
+        conn.execute(
+            insert(companies),
+            [
+                {
+                    "id": _COMPANY_ID[ref],
+                    "ref_id": ref,
+                    "name": name,
+                    "subscription": level,
+                    "external_ref": None if role == "product owner" else f"EXT-{ref}",
+                    "customer_ref_id": None if role != "merchant" else 90000 + ref,
+                }
+                for ref, name, level, role in DEMO_COMPANIES
+            ],
+        )
+        catalogue, product_rows = _products(rng)
+        conn.execute(insert(products), product_rows["products"])
+        conn.execute(insert(product_prices), product_rows["prices"])
+        conn.execute(insert(product_ecommerce), product_rows["ecommerce"])
+        tables = {
+            "orders": orders_table,
+            "items": order_items,
+            "order_attributes": order_attributes,
+            "item_attributes": item_attributes,
+        }
+        for batch in _batches(rng, orders, catalogue):
+            for key, table in tables.items():
+                if batch[key]:
+                    conn.execute(insert(table), batch[key])
+            items += len(batch["items"])
+        _reset_sequences(conn)
+    client = create_client(
+        engine, settings, name=DEMO_CLIENT_NAME, company_ref_ids=DEMO_CLIENT_COMPANIES
+    )
+    return {
+        "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+        "companies": len(DEMO_COMPANIES),
+        "orders": orders,
+        "items": items,
+    }
+
+
+def demo_credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """For ``serve --demo``: load the demo into an empty store, or renew the demo client's secret.
+
+    Raises ``StoreNotEmpty`` when the store holds data but no demo client.
+    """
+    with engine.connect() as conn:
+        empty = conn.execute(select(func.count()).select_from(orders_table)).scalar_one() == 0
+    if empty:
+        return load_demo(engine, settings)
+    for client in list_clients(engine):
+        if client["name"] == DEMO_CLIENT_NAME and not client["revoked"]:
+            return rotate_secret(engine, settings, client["client_id"])
+    raise StoreNotEmpty(
+        "The database holds orders but no demo client; `serve --demo` needs an empty "
+        "database or one the demo filled."
+    )

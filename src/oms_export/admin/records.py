@@ -1,0 +1,490 @@
+"""Validation of one import record (spec §5) into the values the store keeps.
+
+Knows nothing of the database: it turns the JSON a user wrote into clean column values, or
+raises ``ImportRejected`` with a reason that names the field, e.g.
+``items[0].quantity: must be an integer >= 1, got 0``. Item and list positions are 0-based, as
+in the JSON (``jq '.items[0]'``).
+
+Choices the contract leaves to us:
+
+- An absent or null optional field is stored null; the record is the whole truth about its order,
+  so re-importing without a field clears it. ``status`` defaults to 0 (Unknown) for orders and
+  items: the store does not invent a state the source did not give. ``is_free_of_charge``
+  defaults to false. ``creation_datetime`` absent means "when first imported" (set by the import).
+- Datetimes: ``Y-m-d H:i:s``, ``Y-m-d`` (midnight) or ISO 8601 with ``T`` and an optional
+  ``Z``/offset; without offset it is UTC. Stored naive UTC, to the second (fractions dropped).
+- Money and rates: JSON numbers or numeric strings, kept exact as decimals; more decimal places
+  than the column holds (4 for money, 6 for rates), negatives and rates above 1 (rates are
+  fractions: 0.2 for 20 %) are rejected rather than rounded.
+- Attribute values: strings, or numbers stored as their JSON text (``2.50`` -> ``"2.50"``), or
+  null; names are non-empty and unique within their order or item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Final, NoReturn
+
+import orjson
+
+from oms_export.errors import ImportRejected
+from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
+
+# Kept equal to ``db.schema.ORDER_TEXT_COLUMNS`` by a test; not imported, so that this module
+# stays free of the database layer.
+ORDER_TEXT_FIELDS: Final = (
+    *(f"shipping_address_{n}" for n in range(1, 6)),
+    "shipping_postcode",
+    "shipping_country_code",
+    *(f"billing_address_{n}" for n in range(1, 6)),
+    "billing_postcode",
+    "billing_country",
+    "customer_name",
+    "shipping_method",
+    "shipping_carrier",
+    "shipping_tracking",
+    "customer_email",
+    "payment_type",
+    "payment_trans_id",
+    "coupon_code",
+)
+PRICE_LISTS: Final = ("product", "base")
+_MAX_INT: Final = 2**31 - 1  # the store's INTEGER columns
+_HASH_VERSION: Final = 1  # bump when normalization changes, so re-imports rewrite old rows
+
+
+class DuplicateKeys:
+    """Stands in for a JSON object that names a key twice; the reader puts it in its place."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    columns: dict[str, Any]
+    """``order_items`` values: external_ref, status, sku, …, product_id (no ids, ref, position)."""
+    attributes: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    company_ref_id: int
+    external_ref: str
+    secondary_company_ref_id: int | None
+    creation_datetime: datetime | None
+    columns: dict[str, Any]
+    """The other ``orders`` values, every one present (null when the record left it out)."""
+    items: tuple[ItemRecord, ...]
+    attributes: dict[str, str | None]
+    source_hash: str
+
+
+@dataclass(frozen=True)
+class PriceRecord:
+    price_list: str
+    company_ref_id: int
+    currency: str
+    quantity: int
+    rrp: Decimal | None
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    product_id: int
+    owner_company_ref_id: int | None
+    prices: tuple[PriceRecord, ...]
+    ecommerce: dict[str, Any] | None
+    source_hash: str
+
+
+# --- single values -------------------------------------------------------------------------
+
+Parse = Callable[[Any, str], Any]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Decimal | float):
+        return str(value)
+    if isinstance(value, DuplicateKeys):
+        return "an object"
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _reject(where: str, message: str) -> NoReturn:
+    raise ImportRejected(f"{where}: {message}")
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        _reject(where, f"must be a string, got {_show(value)}")
+    return value
+
+
+def _key_text(value: Any, where: str) -> str:
+    text = _text(value, where)
+    if not text.strip():
+        _reject(where, "must not be empty")
+    return text
+
+
+def _integer(minimum: int) -> Parse:
+    def parse(value: Any, where: str) -> int:
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
+            number = int(value)
+        if number is None or not minimum <= number <= _MAX_INT:
+            _reject(where, f"must be an integer >= {minimum}, got {_show(value)}")
+        return number
+
+    return parse
+
+
+_ref_id = _integer(1)
+
+
+def _decimal(integer_digits: int, scale: int, *, fraction: bool = False) -> Parse:
+    """A NUMERIC(integer_digits + scale, scale) value, exactly as written; a rate when fraction."""
+    limit = Decimal(10) ** integer_digits
+
+    def parse(value: Any, where: str) -> Decimal:
+        number: Decimal | None = None
+        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+            # A float from Python callers: its shortest repr is the number they wrote.
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
+            number = Decimal(value)
+        if number is None or not number.is_finite():
+            _reject(where, f"must be a number, got {_show(value)}")
+        if number < 0:
+            _reject(where, f"must not be negative, got {_show(value)}")
+        exponent = int(number.normalize().as_tuple().exponent)  # an int: finite, checked above
+        if -exponent > scale:
+            _reject(where, f"has more than {scale} decimal places: {_show(value)}")
+        if fraction and number > 1:
+            _reject(where, f"must be at most 1 (a fraction: 0.2 for 20%), got {_show(value)}")
+        if number >= limit:
+            _reject(where, f"must be below {limit:f}, got {_show(value)}")
+        return number
+
+    return parse
+
+
+_money = _decimal(10, 4)
+_rate = _decimal(2, 6, fraction=True)
+_weight = _decimal(8, 4)
+
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?: [0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"|T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+)
+_DATETIME_FORMS = "'Y-m-d H:i:s', 'Y-m-d' or ISO 8601 like '2024-05-01T09:30:00Z'"
+
+
+def _datetime(value: Any, where: str) -> datetime:
+    parsed: datetime | None = None
+    if isinstance(value, str) and _DATETIME.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        _reject(where, f"must be a datetime ({_DATETIME_FORMS}), got {_show(value)}")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    _reject(where, f"must be a date 'Y-m-d', got {_show(value)}")
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        _reject(where, f"must be true or false, got {_show(value)}")
+    return value
+
+
+def _status(codes: Mapping[int, str], kind: str) -> Parse:
+    accepted = ", ".join(str(code) for code in codes)
+
+    def parse(value: Any, where: str) -> int:
+        if not (isinstance(value, int) and not isinstance(value, bool) and value in codes):
+            _reject(where, f"{_show(value)} is not an {kind} status code (accepted: {accepted})")
+        return value
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...]) -> Parse:
+    def parse(value: Any, where: str) -> str:
+        if value not in choices:
+            _reject(where, f"must be one of {', '.join(choices)}, got {_show(value)}")
+        return str(value)
+
+    return parse
+
+
+def _currency(value: Any, where: str) -> str:
+    if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):
+        _reject(where, f"must be a 3-letter upper-case currency code like GBP, got {_show(value)}")
+    return value
+
+
+# --- objects ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    parse: Parse
+    required: bool = False
+    default: Any = None
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, DuplicateKeys):
+        _reject(where or "record", f"key '{value.key}' appears twice")
+    if not isinstance(value, dict):
+        _reject(where or "record", f"must be a JSON object, got {_show(value)}")
+    return value
+
+
+def _path(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _fields(
+    raw: Any, where: str, spec: Mapping[str, Field], derived: Callable[[str], bool]
+) -> dict[str, Any]:
+    """Each field of ``spec`` parsed (absent/null -> default); any other key is a rejection."""
+    obj = _object(raw, where)
+    for key in obj:
+        if key not in spec:
+            why = "unknown key; the store sets it" if derived(key) else "unknown key"
+            _reject(_path(where, key), why)
+    values: dict[str, Any] = {}
+    for name, field in spec.items():
+        value = obj.get(name)
+        if value is None:
+            if field.required:
+                _reject(_path(where, name), "is required")
+            values[name] = field.default
+        else:
+            values[name] = field.parse(value, _path(where, name))
+    return values
+
+
+def _attributes(value: Any, where: str) -> dict[str, str | None]:
+    if not isinstance(value, list):
+        _reject(where, 'must be a list of {"name": ..., "value": ...}')
+    attributes: dict[str, str | None] = {}
+    for n, entry in enumerate(value):
+        here = f"{where}[{n}]"
+        pair = _fields(entry, here, _ATTRIBUTE_FIELDS, lambda _key: False)
+        name = pair["name"]
+        if name in attributes:
+            _reject(f"{here}.name", f"'{name}' appears twice")
+        attributes[name] = pair["value"]
+    return attributes
+
+
+def _attribute_value(value: Any, where: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    _reject(where, f"must be a string, a number or null, got {_show(value)}")
+
+
+_ATTRIBUTE_FIELDS: Final = {
+    "name": Field(_key_text, required=True),
+    "value": Field(_attribute_value),
+}
+
+ITEM_FIELDS: Final = {
+    "external_ref": Field(_key_text),
+    "status": Field(_status(ITEM_STATUSES, "item"), default=0),
+    "sku": Field(_key_text, required=True),
+    "mapped_sku": Field(_text),
+    "description": Field(_text),
+    "size": Field(_text),
+    "colour": Field(_text),
+    "quantity": Field(_integer(1), required=True),
+    "unit_cost_price": Field(_money),
+    "unit_sale_price": Field(_money),
+    "unit_sale_price_inc_tax": Field(_money),
+    "shipping_price": Field(_money),
+    "shipping_price_inc_tax": Field(_money),
+    "textual_product_id": Field(_text),
+    "sale_vat_rate": Field(_rate),
+    "product_id": Field(_ref_id),
+    "attributes": Field(_attributes, default={}),
+}
+_ITEM_DERIVED: Final = ("id", "ref", "order_id", "status_name", "product_")
+
+
+def _item_is_derived(key: str) -> bool:
+    return key.startswith(_ITEM_DERIVED) or key.startswith("base_product_price")
+
+
+def _items(value: Any, where: str) -> tuple[ItemRecord, ...]:
+    if not isinstance(value, list):
+        _reject(where, "must be a list of item objects")
+    items: list[ItemRecord] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(value):
+        columns = _fields(raw, f"{where}[{n}]", ITEM_FIELDS, _item_is_derived)
+        attributes = columns.pop("attributes")
+        key = columns["external_ref"]
+        if key is not None:
+            if key in seen:
+                _reject(f"{where}[{n}].external_ref", f"'{key}' appears twice in this order")
+            seen.add(key)
+        items.append(ItemRecord(columns=columns, attributes=attributes))
+    return tuple(items)
+
+
+ORDER_FIELDS: Final = {
+    "external_ref": Field(_key_text, required=True),
+    "company_ref_id": Field(_ref_id, required=True),
+    "secondary_company_ref_id": Field(_ref_id),
+    **{name: Field(_text) for name in ORDER_TEXT_FIELDS},
+    "sale_datetime": Field(_datetime),
+    "creation_datetime": Field(_datetime),
+    "completion_datetime": Field(_datetime),
+    "required_dispatch_date": Field(_date),
+    "shipping_price": Field(_money),
+    "shipping_price_inc_tax": Field(_money),
+    "shipping_tax_rate": Field(_rate),
+    "status": Field(_status(ORDER_STATUSES, "order"), default=0),
+    "is_free_of_charge": Field(_boolean, default=False),
+    "items": Field(_items, default=()),
+    "attributes": Field(_attributes, default={}),
+}
+
+
+def _order_is_derived(key: str) -> bool:
+    return key in ("id", "ref", "status_name") or key.startswith(("company__", "secondary_company"))
+
+
+def parse_order(raw: Any) -> OrderRecord:
+    """One order of an ``import orders`` file, checked whole; raises ``ImportRejected``."""
+    values = _fields(raw, "", ORDER_FIELDS, _order_is_derived)
+    source_hash = _digest("order", values)
+    return OrderRecord(
+        company_ref_id=values.pop("company_ref_id"),
+        external_ref=values.pop("external_ref"),
+        secondary_company_ref_id=values.pop("secondary_company_ref_id"),
+        creation_datetime=values.pop("creation_datetime"),
+        items=values.pop("items"),
+        attributes=values.pop("attributes"),
+        columns=values,
+        source_hash=source_hash,
+    )
+
+
+PRICE_FIELDS: Final = {
+    "price_list": Field(_choice(PRICE_LISTS), required=True),
+    "company_ref_id": Field(_ref_id, required=True),
+    "currency": Field(_currency, required=True),
+    "quantity": Field(_integer(1), required=True),
+    "rrp": Field(_money),
+    "price": Field(_money, required=True),
+}
+
+
+def _prices(value: Any, where: str) -> tuple[PriceRecord, ...]:
+    if not isinstance(value, list):
+        _reject(where, "must be a list of price objects")
+    prices: list[PriceRecord] = []
+    for n, raw in enumerate(value):
+        price = PriceRecord(**_fields(raw, f"{where}[{n}]", PRICE_FIELDS, lambda _key: False))
+        if any(
+            (p.price_list, p.company_ref_id, p.quantity)
+            == (price.price_list, price.company_ref_id, price.quantity)
+            for p in prices
+        ):
+            _reject(
+                f"{where}[{n}]", "another price has the same price_list, company_ref_id, quantity"
+            )
+        prices.append(price)
+    return tuple(prices)
+
+
+ECOMMERCE_FIELDS: Final = (
+    "sales_description",
+    "sales_description_long",
+    "weight",
+    "hs_code",
+    "tax_code",
+    "website_category_details",
+    "notes",
+    "barcode",
+    "dimensions",
+)
+_ECOMMERCE_SPEC: Final = {
+    name: Field(_weight if name == "weight" else _text) for name in ECOMMERCE_FIELDS
+}
+
+
+def _ecommerce(value: Any, where: str) -> dict[str, Any]:
+    return _fields(value, where, _ECOMMERCE_SPEC, lambda _key: False)
+
+
+PRODUCT_FIELDS: Final = {
+    "product_id": Field(_ref_id, required=True),
+    "owner_company_ref_id": Field(_ref_id),
+    "prices": Field(_prices, default=()),
+    "ecommerce": Field(_ecommerce),
+}
+
+
+def parse_product(raw: Any) -> ProductRecord:
+    """One product of an ``import products`` file, checked whole; raises ``ImportRejected``."""
+    values = _fields(raw, "", PRODUCT_FIELDS, lambda key: key == "id")
+    return ProductRecord(**values, source_hash=_digest("product", values))
+
+
+# --- identity --------------------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    raise TypeError(type(value).__name__)
+
+
+def _digest(kind: str, values: Mapping[str, Any]) -> str:
+    """Hash of the normalized record: equal hashes mean re-importing it would change nothing."""
+    document = {"v": _HASH_VERSION, "kind": kind, "values": values}
+    encoded = orjson.dumps(document, default=_canonical, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def known_key(raw: Any, name: str) -> Any:
+    """A key of a raw record when it is a plain value, to name the record in an error report."""
+    if isinstance(raw, dict):
+        value = raw.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return value
+    return None

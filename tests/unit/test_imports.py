@@ -1,0 +1,484 @@
+"""Importing products and orders: whole records, idempotent re-imports, honest error reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select, text
+
+from oms_export.admin import imports
+from oms_export.admin.companies import add_company
+from oms_export.admin.imports import (
+    ImportSummary,
+    import_orders,
+    import_products,
+    item_ref,
+    order_ref,
+    read_records,
+)
+from oms_export.admin.reader import ImportFileError
+from oms_export.db.engine import make_engine
+from oms_export.db.schema import (
+    item_attributes,
+    metadata,
+    order_attributes,
+    order_items,
+    orders,
+    product_ecommerce,
+    product_prices,
+    products,
+)
+from oms_export.settings import Settings
+
+
+def ndjson(*lines: Any) -> io.BytesIO:
+    """An NDJSON file; a str line is written as it is (to make broken lines)."""
+    text_lines = [line if isinstance(line, str) else json.dumps(line) for line in lines]
+    return io.BytesIO("\n".join(text_lines).encode() + b"\n")
+
+
+def run_orders(engine: Engine, *records: Any) -> ImportSummary:
+    return import_orders(engine, read_records(ndjson(*records)))
+
+
+def summary(
+    created: int = 0, updated: int = 0, unchanged: int = 0, errors: Iterable[Any] = ()
+) -> ImportSummary:
+    errors = list(errors)
+    return ImportSummary(created=created, updated=updated, unchanged=unchanged, rejected=len(errors), errors=errors)  # fmt: skip
+
+
+def rows(engine: Engine, table: Any) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))]
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    return {table.name: rows(engine, table) for table in metadata.sorted_tables}
+
+
+@pytest.fixture
+def store(engine: Engine) -> Engine:
+    """Companies 1001, 1002 (merchants), 2001 (sales channel) and product 501."""
+    add_company(engine, ref_id=1001, name="Acme Prints", subscription="order_manager")
+    add_company(engine, ref_id=1002, name="Bolt Apparel", subscription="enterprise")
+    add_company(engine, ref_id=2001, name="MarketHub", subscription="free")
+    assert import_products(engine, [(0, {"product_id": 501})])["created"] == 1
+    return engine
+
+
+def order(ref: str = "WEB-1", **fields: Any) -> dict[str, Any]:
+    return {"external_ref": ref, "company_ref_id": 1001, **fields}
+
+
+ORDER_1 = order(
+    "WEB-1",
+    secondary_company_ref_id=2001,
+    status=8,
+    sale_datetime="2024-05-01 09:30:00",
+    shipping_price=3.99,
+    attributes=[{"name": "channel", "value": "web"}],
+    items=[
+        {"external_ref": "WEB-1-1", "sku": "TS", "product_id": 501, "quantity": 2, "status": 3,
+         "unit_sale_price": 12.5, "attributes": [{"name": "print", "value": "front"}]},
+        {"sku": "MUG", "quantity": 1},
+    ],
+)  # fmt: skip
+ORDER_2 = order("WEB-2", items=[])
+
+
+# --- creating ------------------------------------------------------------------------------
+
+
+def test_import_creates_orders_with_ids_and_refs_in_creation_order(store: Engine) -> None:
+    assert run_orders(store, ORDER_1, ORDER_2) == summary(created=2)
+    with store.connect() as conn:
+        got = conn.execute(
+            select(orders.c.id, orders.c.ref, orders.c.external_ref, orders.c.status,
+                   orders.c.shipping_price, orders.c.secondary_company_id).order_by(orders.c.id)
+        ).all()  # fmt: skip
+        items = conn.execute(
+            select(order_items.c.id, order_items.c.ref, order_items.c.order_id,
+                   order_items.c.position, order_items.c.sku, order_items.c.status,
+                   order_items.c.unit_sale_price).order_by(order_items.c.id)
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in got] == [
+        (1, "O1", "WEB-1", 8, 3.99, 3),
+        (2, "O2", "WEB-2", 0, None, None),
+    ]
+    assert [tuple(r) for r in items] == [
+        (1, "I1", 1, 0, "TS", 3, 12.5),
+        (2, "I2", 1, 1, "MUG", 0, None),
+    ]
+    assert rows(store, order_attributes) == [(1, "channel", "web")]
+    assert rows(store, item_attributes) == [(1, "print", "front")]
+
+
+def test_refs_are_the_id_in_base_36_after_a_letter() -> None:
+    assert [order_ref(1), order_ref(35), order_ref(36), order_ref(1000)] == [
+        "O1",
+        "OZ",
+        "O10",
+        "ORS",
+    ]
+    assert item_ref(46655) == "IZZZ"
+
+
+def test_creation_datetime_defaults_to_the_import_time_and_survives_updates(store: Engine) -> None:
+    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    run_orders(store, ORDER_2)
+    after = datetime.now(UTC).replace(tzinfo=None)
+
+    def created() -> datetime:
+        with store.connect() as conn:
+            value: datetime = conn.execute(select(orders.c.creation_datetime)).scalar_one()
+            return value
+
+    first = created()
+    assert before <= first <= after
+    assert run_orders(store, {**ORDER_2, "customer_name": "Ada"}) == summary(updated=1)
+    assert created() == first
+    given = {**ORDER_2, "creation_datetime": "2024-01-02T03:04:05Z"}
+    assert run_orders(store, given) == summary(updated=1)
+    assert created() == datetime(2024, 1, 2, 3, 4, 5)
+
+
+# --- idempotence and updates ---------------------------------------------------------------
+
+
+def test_reimporting_the_same_file_reports_unchanged_and_changes_no_row(store: Engine) -> None:
+    run_orders(store, ORDER_1, ORDER_2)
+    before = snapshot(store)
+    assert run_orders(store, ORDER_1, ORDER_2) == summary(unchanged=2)
+    assert snapshot(store) == before
+
+
+def test_reimporting_an_equal_record_written_differently_changes_nothing(store: Engine) -> None:
+    run_orders(store, ORDER_1)
+    before = snapshot(store)
+    rewritten = dict(reversed(list(ORDER_1.items())))
+    rewritten["shipping_price"] = "3.9900"
+    rewritten["sale_datetime"] = "2024-05-01T10:30:00+01:00"
+    assert run_orders(store, rewritten) == summary(unchanged=1)
+    assert snapshot(store) == before
+
+
+def test_update_keeps_ids_of_the_order_and_matched_items(store: Engine) -> None:
+    first = order(
+        "WEB-9",
+        attributes=[{"name": "channel", "value": "web"}, {"name": "gift", "value": "yes"}],
+        items=[
+            {"sku": "KEYLESS", "quantity": 1, "size": "S"},
+            {"external_ref": "A", "sku": "A", "quantity": 1, "attributes": [{"name": "p", "value": "1"}]},
+            {"external_ref": "B", "sku": "B", "quantity": 1, "attributes": [{"name": "p", "value": "2"}]},
+        ],
+    )  # fmt: skip
+    second = order(
+        "WEB-9",
+        attributes=[{"name": "channel", "value": "phone"}],
+        items=[
+            {"sku": "KEYLESS", "quantity": 1, "size": "M"},
+            {"external_ref": "C", "sku": "C", "quantity": 4},
+            {"external_ref": "A", "sku": "A", "quantity": 3, "attributes": [{"name": "q", "value": "x"}]},
+        ],
+    )  # fmt: skip
+    run_orders(store, ORDER_2, first)  # order 2; items 1 (keyless), 2 (A), 3 (B)
+    assert run_orders(store, second) == summary(updated=1)
+    with store.connect() as conn:
+        got = conn.execute(
+            select(order_items.c.id, order_items.c.ref, order_items.c.position,
+                   order_items.c.external_ref, order_items.c.size, order_items.c.quantity)
+            .order_by(order_items.c.position)
+        ).all()  # fmt: skip
+        order_row = conn.execute(select(orders.c.id, orders.c.ref).where(orders.c.external_ref == "WEB-9")).one()  # fmt: skip
+    assert tuple(order_row) == (2, "O2")
+    assert [tuple(r) for r in got] == [
+        (1, "I1", 0, None, "M", 1),
+        (4, "I4", 1, "C", None, 4),
+        (2, "I2", 2, "A", None, 3),
+    ]
+    assert rows(store, order_attributes) == [(2, "channel", "phone")]
+    assert rows(store, item_attributes) == [(2, "q", "x")]
+
+
+def test_an_update_that_fails_midway_leaves_the_previous_version_whole(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_orders(store, ORDER_1)
+    before = snapshot(store)
+    # Let a missing product past the early check, so the failure comes from the database
+    # after the order row was already rewritten in the record's transaction.
+    monkeypatch.setattr(imports, "_known_products", lambda _engine, _ready: {501, 999})
+    broken = {**ORDER_1, "customer_name": "Changed", "items": [{"sku": "X", "quantity": 1, "product_id": 999}]}  # fmt: skip
+    result = run_orders(store, broken, ORDER_2)
+    assert (result["created"], result["rejected"]) == (1, 1)
+    assert result["errors"][0]["line"] == 1
+    assert result["errors"][0]["reason"].startswith("the database refused the record: ")
+    after = snapshot(store)
+    for table in ("orders", "order_items", "order_attributes", "item_attributes"):
+        kept = [r for r in after[table] if r in before[table]]
+        assert kept == before[table], table
+    assert len(after["orders"]) == 2
+
+
+def test_a_new_record_that_fails_midway_leaves_no_row(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "_known_products", lambda _engine, _ready: {999})
+    broken = order("WEB-5", attributes=[{"name": "a", "value": "b"}],
+                   items=[{"sku": "OK", "quantity": 1}, {"sku": "X", "quantity": 1, "product_id": 999}])  # fmt: skip
+    assert run_orders(store, broken)["rejected"] == 1
+    assert [rows(store, t) for t in (orders, order_items, order_attributes, item_attributes)] == [[], [], [], []]  # fmt: skip
+
+
+# --- rejections ----------------------------------------------------------------------------
+
+
+def test_bad_lines_are_reported_with_their_line_numbers_while_good_ones_land(store: Engine) -> None:
+    result = import_orders(
+        store,
+        read_records(
+            ndjson(
+                ORDER_2,
+                order("WEB-3", company_ref_id=9999),
+                "",
+                '{"external_ref": "WEB-4", "company_ref_id": 1001',
+                order("WEB-5"),
+                order("WEB-6", status=3),
+                '{"external_ref": "WEB-7", "external_ref": "WEB-8", "company_ref_id": 1001}',
+                "[1, 2]",
+            )
+        ),
+    )
+    codes = "0, 1, 2, 4, 8, 32, 64, 128, 256, 512, 513, 515, 516, 520, 600"
+    assert result == summary(
+        created=2,
+        errors=[
+            {"line": 2, "company_ref_id": 9999, "external_ref": "WEB-3",
+             "reason": "company_ref_id: no company 9999 (add it with `oms-export companies add`)"},
+            {"line": 4, "reason": "not valid JSON: Expecting ',' delimiter at column 49"},
+            {"line": 6, "company_ref_id": 1001, "external_ref": "WEB-6",
+             "reason": f"status: 3 is not an order status code (accepted: {codes})"},
+            {"line": 7, "reason": "record: key 'external_ref' appears twice"},
+            {"line": 8, "reason": "record: must be a JSON object, got [1,2]"},
+        ],
+    )  # fmt: skip
+    with store.connect() as conn:
+        assert conn.execute(select(orders.c.external_ref).order_by(orders.c.id)).scalars().all() == ["WEB-2", "WEB-5"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (order(company_ref_id=4242), "company_ref_id: no company 4242 (add it with `oms-export companies add`)"),
+        (order(secondary_company_ref_id=4343), "secondary_company_ref_id: no company 4343 (add it with `oms-export companies add`)"),
+        (order(items=[{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1, "product_id": 777}]),
+         "items[1].product_id: no product 777 (import it first with `oms-export import products`)"),
+        (order(items=[{"sku": "A", "quantity": 1, "status": 5}]),
+         "items[0].status: 5 is not an item status code (accepted: 0, 1, 2, 3, 7)"),
+    ],
+)  # fmt: skip
+def test_unknown_references_are_rejections_that_store_nothing(
+    store: Engine, record: dict[str, Any], reason: str
+) -> None:
+    result = run_orders(store, record)
+    assert result["errors"] == [{"line": 1, "company_ref_id": record["company_ref_id"], "external_ref": "WEB-1", "reason": reason}]  # fmt: skip
+    assert rows(store, orders) == []
+
+
+def test_a_key_repeated_in_one_file_is_rejected_so_reimporting_stays_a_no_op(store: Engine) -> None:
+    again = {**ORDER_2, "customer_name": "Someone else"}
+    reason = "this company_ref_id and external_ref already came at line 1 of this import; the first one counts"  # fmt: skip
+    expected_error = {"line": 3, "company_ref_id": 1001, "external_ref": "WEB-2", "reason": reason}
+    assert run_orders(store, ORDER_2, ORDER_1, again) == summary(created=2, errors=[expected_error])
+    before = snapshot(store)
+    assert run_orders(store, ORDER_2, ORDER_1, again) == summary(
+        unchanged=2, errors=[expected_error]
+    )
+    assert snapshot(store) == before
+    with store.connect() as conn:
+        assert conn.execute(select(orders.c.customer_name).where(orders.c.external_ref == "WEB-2")).scalar_one() is None  # fmt: skip
+
+
+def test_the_same_external_ref_under_two_companies_is_two_orders(store: Engine) -> None:
+    assert run_orders(store, order("X-1"), order("X-1", company_ref_id=1002)) == summary(created=2)
+
+
+def test_records_of_a_json_array_are_numbered_by_0_based_index(store: Engine) -> None:
+    stream = io.BytesIO(json.dumps([ORDER_2, order("WEB-3", status=3)]).encode())
+    result = import_orders(store, read_records(stream))
+    assert result["created"] == 1
+    assert [(e["index"], e["external_ref"]) for e in result["errors"]] == [(1, "WEB-3")]
+
+
+def test_a_plain_list_of_pairs_is_numbered_by_index(store: Engine) -> None:
+    result = import_orders(store, enumerate([ORDER_2, order(status=3)]))
+    assert result["errors"][0]["index"] == 1
+
+
+# --- the reader ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"external_ref,company_ref_id\nWEB-1,1001\n",
+         "The file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with 'external_ref,company'."),
+        (b'\n\n[{"a": 1},\n {"b": 2]\n',
+         "The file starts as a JSON array but is not valid JSON: Expecting ',' delimiter at line 2, column 9. Nothing was imported."),
+        (b'{\n  "external_ref": "WEB-1",\n  "company_ref_id": 1001\n}\n',
+         "The file is one JSON object spread over several lines. Give a JSON array of records ([{…}, {…}]) or NDJSON, one record per line."),
+        (b"\x1f\x8b\x08\x00binary",
+         "The file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with '\\x1f\ufffd\\x08\\x00binary'."),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_neither_format_is_one_clear_error(content: bytes, message: str) -> None:
+    with pytest.raises(ImportFileError) as caught:
+        read_records(io.BytesIO(content))
+    assert caught.value.description == message
+
+
+def test_the_reader_keeps_decimals_exact_and_skips_blank_lines() -> None:
+    records = list(read_records(io.BytesIO(b'\xef\xbb\xbf{"a": 9.99}\n\n  \n{"a": 0.1}\n')))
+    assert [(n, str(r["a"])) for n, r in records] == [(1, "9.99"), (4, "0.1")]
+
+
+def test_a_bad_first_line_is_a_rejection_not_a_file_error(store: Engine) -> None:
+    result = import_orders(store, read_records(ndjson('{"external_ref": oops}', ORDER_2)))
+    assert result["created"] == 1
+    assert result["errors"] == [
+        {"line": 1, "reason": "not valid JSON: Expecting value at column 18"}
+    ]
+
+
+def test_an_empty_file_imports_nothing(store: Engine) -> None:
+    assert import_orders(store, read_records(io.BytesIO(b"\n"))) == summary()
+
+
+def test_nan_is_not_a_number(store: Engine) -> None:
+    result = import_orders(store, read_records(ndjson('{"external_ref": "A", "company_ref_id": 1001, "shipping_price": NaN}')))  # fmt: skip
+    assert result["errors"] == [{"line": 1, "reason": "not valid JSON: NaN is not a JSON number"}]
+
+
+# --- products ------------------------------------------------------------------------------
+
+PRODUCT: dict[str, Any] = {
+    "product_id": 601, "owner_company_ref_id": 1002,
+    "prices": [
+        {"price_list": "product", "company_ref_id": 1001, "currency": "GBP", "quantity": 1, "rrp": 19.99, "price": 8.5},
+        {"price_list": "product", "company_ref_id": 1001, "currency": "GBP", "quantity": 10, "rrp": 19.99, "price": 7.25},
+        {"price_list": "base", "company_ref_id": 1002, "currency": "GBP", "quantity": 1, "price": 6.0},
+    ],
+    "ecommerce": {"sales_description": "Tee", "weight": 0.25, "barcode": "5012345678900"},
+}  # fmt: skip
+
+
+def run_products(engine: Engine, *records: Any) -> ImportSummary:
+    return import_products(engine, read_records(ndjson(*records)))
+
+
+def test_products_are_created_then_unchanged_then_replaced_whole(store: Engine) -> None:
+    assert run_products(store, PRODUCT) == summary(created=1)
+    assert rows(store, product_prices) == [
+        (1, 601, "product", 1, "GBP", 1, 19.99, 8.5),
+        (2, 601, "product", 1, "GBP", 10, 19.99, 7.25),
+        (3, 601, "base", 2, "GBP", 1, None, 6.0),
+    ]
+    before = snapshot(store)
+    assert run_products(store, PRODUCT) == summary(unchanged=1)
+    assert snapshot(store) == before
+    changed = {"product_id": 601, "prices": [PRODUCT["prices"][2]]}
+    assert run_products(store, changed) == summary(updated=1)
+    assert [r[1:] for r in rows(store, product_prices)] == [(601, "base", 2, "GBP", 1, None, 6.0)]
+    assert rows(store, product_ecommerce) == []
+    with store.connect() as conn:
+        assert conn.execute(select(products.c.owner_company_id).where(products.c.id == 601)).scalar_one() is None  # fmt: skip
+
+
+def test_products_with_unknown_companies_are_rejected(store: Engine) -> None:
+    bad_owner = {"product_id": 602, "owner_company_ref_id": 5555}
+    bad_price = {"product_id": 603, "prices": [{**PRODUCT["prices"][0], "company_ref_id": 6666}]}
+    result = run_products(store, bad_owner, bad_price, {"product_id": 604}, {"product_id": 604})
+    assert result == summary(
+        created=1,
+        errors=[
+            {"line": 1, "product_id": 602, "reason": "owner_company_ref_id: no company 5555 (add it with `oms-export companies add`)"},
+            {"line": 2, "product_id": 603, "reason": "prices[0].company_ref_id: no company 6666 (add it with `oms-export companies add`)"},
+            {"line": 4, "product_id": 604, "reason": "this product_id already came at line 3 of this import; the first one counts"},
+        ],
+    )  # fmt: skip
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+
+def test_two_concurrent_imports_of_one_file_store_each_order_once(
+    store: Engine, settings: Settings
+) -> None:
+    records = [
+        order(f"C-{n}", items=[{"external_ref": f"C-{n}-{k}", "sku": "S", "quantity": 1} for k in range(2)])
+        for n in range(60)
+    ]  # fmt: skip
+    results: list[ImportSummary] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        engine = make_engine(settings)
+        try:
+            start.wait()
+            results.append(import_orders(engine, enumerate(records)))
+        except BaseException as exc:  # every failure is reported by the assertion below
+            failures.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert sum(r["created"] for r in results) == 60
+    assert sum(r["unchanged"] + r["updated"] for r in results) == 60
+    assert sum(r["rejected"] for r in results) == 0
+    with store.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*), COUNT(DISTINCT external_ref) FROM orders")).one() == (60, 60)  # fmt: skip
+        assert conn.execute(text("SELECT COUNT(*) FROM order_items")).scalar_one() == 120
+
+
+@pytest.mark.postgres_only  # SQLite writers queue on BEGIN IMMEDIATE, so inserts never race
+def test_an_insert_that_loses_the_race_is_retried_as_an_update(
+    store: Engine, settings: Settings
+) -> None:
+    results: list[ImportSummary] = []
+    with store.connect() as rival:
+        rival.execute(
+            insert(orders).values(
+                external_ref="WEB-2", company_id=1, status=0, is_free_of_charge=False
+            )
+        )  # uncommitted: the import's insert of the same key waits on it
+        thread = threading.Thread(target=lambda: results.append(run_orders(store, ORDER_2)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with store.connect() as probe:
+                waiting = probe.execute(
+                    text("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO orders%'")
+                ).scalar_one()  # fmt: skip
+            if waiting:
+                break
+            time.sleep(0.02)
+        assert waiting == 1
+        rival.commit()
+    thread.join(timeout=30)
+    assert results == [summary(updated=1)]
+    with store.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM orders")).scalar_one() == 1
