@@ -6,8 +6,7 @@ so a lost secret can be replaced but never shown again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +14,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
 
 from oms_export.auth.clients import create_client, list_clients, revoke_client, rotate_secret
-from oms_export.cli.context import echo_json, open_store, pass_settings
-from oms_export.errors import InvalidRequest
+from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import Settings
 
 
@@ -32,22 +29,6 @@ def command() -> None:
         oms-export clients create --name reporting --company 1001
         oms-export clients list
     """
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Engine]:
-    """An engine on the migrated store; domain errors become a message and exit status 1."""
-    engine = open_store(settings)
-    try:
-        yield engine
-    except (InvalidRequest, LookupError) as exc:
-        raise click.ClickException(_message(exc)) from None
-    finally:
-        engine.dispose()
-
-
-def _message(exc: Exception) -> str:
-    return exc.description if isinstance(exc, InvalidRequest) else str(exc.args[0])
 
 
 @command.command("create", short_help="Create a client; print its secret once.")
@@ -78,7 +59,7 @@ def create_command(
     Example:
         oms-export clients create --name reporting --company 1001 --company 1002
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         created = create_client(
             engine, settings, name=name, company_ref_ids=company_ref_ids, scopes=scopes or None
         )
@@ -95,7 +76,7 @@ def list_command(settings: Settings, as_json: bool) -> None:
     Example:
         oms-export clients list --json
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         clients = [_printable(client) for client in list_clients(engine)]
     if as_json:
         echo_json(clients)
@@ -115,7 +96,7 @@ def revoke_command(settings: Settings, client_id: str) -> None:
     Example:
         oms-export clients revoke q3Vh0oJx9pWm2D8e5sLk1AbC
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         revoke_client(engine, client_id)
     echo_json({"client_id": client_id, "revoked": True})
 
@@ -130,7 +111,7 @@ def rotate_secret_command(settings: Settings, client_id: str) -> None:
     Example:
         oms-export clients rotate-secret q3Vh0oJx9pWm2D8e5sLk1AbC
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         rotated = rotate_secret(engine, settings, client_id)
     echo_json(rotated)
 

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from oms_export.admin.companies import add_company, list_companies, set_subscription
-from oms_export.cli.context import echo_json, open_store, pass_settings
+from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.db.schema import EXPORTING_LEVELS, SUBSCRIPTION_LEVELS
-from oms_export.errors import OmsExportError
 from oms_export.settings import Settings
 
 _LEVEL = click.Choice(SUBSCRIPTION_LEVELS)
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Engine]:
-    """An engine on the migrated store; errors become a message on stderr and exit status 1."""
-    try:
-        engine = open_store(settings)
-    except (OperationalError, ArgumentError) as exc:
-        detail = exc.orig if isinstance(exc, OperationalError) else exc
-        raise click.ClickException(f"Cannot open the database: {detail}") from None
-    try:
-        yield engine
-    except OmsExportError as exc:
-        raise click.ClickException(exc.description) from None
-    except SQLAlchemyError as exc:
-        detail = exc.orig if isinstance(exc, DBAPIError) else exc
-        raise click.ClickException(f"The database failed: {detail}.") from None
-    finally:
-        engine.dispose()
 
 
 @click.group("companies")
@@ -74,7 +50,7 @@ def add_command(
     Example:
         oms-export companies add --ref-id 1001 --name "Acme Prints" --subscription order_manager
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         company = add_company(
             engine,
             ref_id=ref_id,
@@ -97,7 +73,7 @@ def set_subscription_command(settings: Settings, ref_id: int, level: str) -> Non
     Example:
         oms-export companies set-subscription 1001 enterprise
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         company = set_subscription(engine, ref_id, level)
     echo_json(company)
 
@@ -112,7 +88,7 @@ def list_command(settings: Settings, as_json: bool) -> None:
     Example:
         oms-export companies list --json
     """
-    with _store(settings) as engine:
+    with store(settings) as engine:
         found = list_companies(engine)
     if as_json:
         echo_json(found)

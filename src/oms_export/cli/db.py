@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from oms_export.cli.context import echo_json, open_store, pass_settings
+from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.db.migrate import current_revision, head_revision
 from oms_export.settings import Settings
 
@@ -23,7 +23,5 @@ def command() -> None:
 @pass_settings
 def upgrade_command(settings: Settings) -> None:
     """Migrate the database to the newest schema (creates it when empty)."""
-    engine = open_store(settings)
-    with engine.connect() as conn:
+    with store(settings) as engine, engine.connect() as conn:
         echo_json({"revision": current_revision(conn), "head": head_revision()})
-    engine.dispose()

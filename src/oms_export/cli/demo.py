@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from oms_export.admin.demo import load_demo
-from oms_export.cli.context import echo_json, open_store, pass_settings
-from oms_export.errors import OmsExportError
+from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import Settings
 
 
@@ -31,17 +29,5 @@ def command(settings: Settings, orders: int, seed: int) -> None:
     Example:
         oms-export --database-url sqlite:///demo.db demo --orders 100000
     """
-    try:
-        engine = open_store(settings)
-    except (OperationalError, ArgumentError) as exc:
-        detail = exc.orig if isinstance(exc, OperationalError) else exc
-        raise click.ClickException(f"Cannot open the database: {detail}") from None
-    try:
+    with store(settings) as engine:
         echo_json(load_demo(engine, settings, orders=orders, seed=seed))
-    except OmsExportError as exc:
-        raise click.ClickException(exc.description) from None
-    except SQLAlchemyError as exc:
-        detail = exc.orig if isinstance(exc, DBAPIError) else exc
-        raise click.ClickException(f"The database failed: {detail}.") from None
-    finally:
-        engine.dispose()

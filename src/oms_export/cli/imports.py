@@ -6,43 +6,18 @@ cannot be read as records at all is a message on stderr and exit status 1, with 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import IO
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from oms_export.admin.imports import ImportSummary, import_orders, import_products, read_records
 from oms_export.admin.reader import RecordReader
-from oms_export.cli.context import echo_json, open_store, pass_settings
-from oms_export.errors import OmsExportError
+from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import Settings
 
 _FILE = click.File("rb")
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Engine]:
-    """An engine on the migrated store; errors become a message on stderr and exit status 1."""
-    try:
-        engine = open_store(settings)
-    except (OperationalError, ArgumentError) as exc:
-        detail = exc.orig if isinstance(exc, OperationalError) else exc
-        raise click.ClickException(f"Cannot open the database: {detail}") from None
-    try:
-        yield engine
-    except OmsExportError as exc:
-        raise click.ClickException(exc.description) from None
-    except SQLAlchemyError as exc:
-        detail = exc.orig if isinstance(exc, DBAPIError) else exc
-        raise click.ClickException(
-            f"The database failed: {detail}. Records before the failure were stored; "
-            "running the import again is safe."
-        ) from None
-    finally:
-        engine.dispose()
 
 
 def _run(
@@ -50,7 +25,8 @@ def _run(
     stream: IO[bytes],
     importer: Callable[[Engine, RecordReader], ImportSummary],
 ) -> None:
-    with _store(settings) as engine:
+    after = "Records before the failure were stored; running the import again is safe."
+    with store(settings, after_failure=after) as engine:
         summary = importer(engine, read_records(stream))
     echo_json(summary)
     if summary["rejected"]:

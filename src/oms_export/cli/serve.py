@@ -7,7 +7,8 @@ import os
 import click
 import uvicorn
 
-from oms_export.cli.context import echo_json, open_store, pass_settings
+from oms_export.admin.demo import demo_credentials
+from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import ENV_PREFIX, Settings
 
 
@@ -39,17 +40,18 @@ def command(settings: Settings, host: str, port: int, workers: int, demo: bool) 
         oms-export serve --demo
         oms-export --database-url postgresql://postgres@127.0.0.1/oms serve --workers 2
     """
-    engine = open_store(settings)
-    if demo:
-        from oms_export.admin.demo import demo_credentials
-
-        credentials = demo_credentials(engine, settings)
-        echo_json(credentials)
-        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-        click.echo("\nTry it (needs curl and jq):\n")
-        click.echo(ready_curl(base, credentials["client_id"], credentials["client_secret"]))
-        click.echo()
-    engine.dispose()
+    with store(settings) as engine:
+        if demo:
+            credentials = demo_credentials(engine, settings)
+            echo_json(credentials)
+            local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            click.echo("\nTry it (needs curl and jq):\n")
+            click.echo(
+                ready_curl(
+                    f"http://{local}:{port}", credentials["client_id"], credentials["client_secret"]
+                )
+            )
+            click.echo()
     # Workers are separate processes: they read their settings from the environment.
     for name, value in vars(settings).items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
