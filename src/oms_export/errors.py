@@ -62,6 +62,12 @@ class CompanyNotAllowed(OmsExportError):
     error = "company_not_allowed"
 
 
+class NotAcceptable(OmsExportError):
+    """The Accept header names no format the export can send."""
+
+    error = "not_acceptable"
+
+
 class RateLimited(OmsExportError):
     error = "rate_limited"
 

@@ -46,7 +46,9 @@ def export_rows(
     from urllib.parse import parse_qsl
 
     query = parse_export_query(parse_qsl(query_string, keep_blank_values=True))
-    export = start_export(engine, query, entitlement(principal, query), batch_rows=2)
+    export = start_export(
+        engine, query, entitlement(principal, query), client_id="c", cursor_key=b"k", batch_rows=2
+    )
     return [row for batch in export.row_batches() for row in batch]
 
 

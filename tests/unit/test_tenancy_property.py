@@ -142,7 +142,9 @@ def test_a_client_sees_exactly_its_entitled_orders(
         with pytest.raises(expected):
             entitlement(principal, query)
         return
-    export = start_export(engine, query, entitlement(principal, query))
+    export = start_export(
+        engine, query, entitlement(principal, query), client_id="c", cursor_key=b"k"
+    )
     rows: list[dict[str, Any]] = [r for batch in export.row_batches() for r in batch]
 
     entitled_refs = {

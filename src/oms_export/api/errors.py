@@ -27,6 +27,7 @@ STATUS: dict[type[errors.OmsExportError], int] = {
     errors.InsufficientScope: 403,
     errors.SubscriptionRequired: 403,
     errors.CompanyNotAllowed: 403,
+    errors.NotAcceptable: 406,
     errors.RateLimited: 429,
 }
 

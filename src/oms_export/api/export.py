@@ -1,13 +1,15 @@
 """``GET /export-api/order-item-details``: the route is thin; ``oms_export.export`` does the work.
 
 The router requires a valid bearer token with the export scope, so no route added here can
-forget authentication.
+forget authentication. HTTP matters live here: the Accept header, the ``Link`` header, the
+streaming response.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -16,12 +18,21 @@ from starlette.responses import Response, StreamingResponse
 from oms_export.api.deps import require_export_principal
 from oms_export.api.state import service_state
 from oms_export.auth.principal import Principal
-from oms_export.errors import InvalidRequest, RateLimited
+from oms_export.errors import InvalidRequest, NotAcceptable, RateLimited
+from oms_export.export.encoders import MEDIA_TYPES
 from oms_export.export.params import parse_export_query
 from oms_export.export.run import Export, start_export
 from oms_export.export.tenancy import entitlement
 
 router = APIRouter(dependencies=[Depends(require_export_principal)], tags=["export"])
+
+_ACCEPTED = {
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "text/csv": "csv",
+    "application/*": "json",
+    "*/*": "json",
+}
 
 _DOC_PARAMETERS = [
     {
@@ -38,6 +49,10 @@ _DOC_PARAMETERS = [
         ("options[includeProductPrice]", "1 adds product and base price fields."),
         ("options[includeProductEcommerceInfo]", "1 adds the product's e-commerce fields."),
         ("options[includeAttributes]", "1 adds attributes__NAME and items__attributes__NAME."),
+        ("format", "json (default), ndjson or csv; wins over the Accept header."),
+        ("shape", "rows (default: one flat row per item) or orders (nested)."),
+        ("page[size]", "Orders per page, 1-10000; more pages are linked by `Link: rel=next`."),
+        ("page[after]", "The cursor from the previous page's `Link` header."),
     )
 ]
 
@@ -45,10 +60,15 @@ _DOC_PARAMETERS = [
 @router.get(
     "/export-api/order-item-details",
     openapi_extra={"parameters": _DOC_PARAMETERS},
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {
+            "content": {media: {} for media in MEDIA_TYPES.values()},
+            "description": "The rows, streamed.",
+        }
+    },
 )
 async def order_item_details(request: Request) -> Response:
-    """Order details, one flat row per order item, streamed as a JSON array."""
+    """Order details, one flat row per order item (or one nested object per order), streamed."""
     state = service_state(request)
     principal: Principal = request.state.principal
     retry_after = state.export_limiter.hit(principal.client_id)
@@ -61,9 +81,19 @@ async def order_item_details(request: Request) -> Response:
             f"{state.settings.max_query_length} are accepted."
         )
     query = parse_export_query(request.query_params.multi_items())
+    fmt = query.format or negotiate(request.headers.get("accept"))
+    if fmt == "csv" and query.shape == "orders":
+        raise InvalidRequest(
+            "`shape=orders` cannot be sent as CSV; ask for JSON or NDJSON.", parameter="shape"
+        )
     entitled = entitlement(principal, query)
     export = await run_in_threadpool(
-        partial(start_export, batch_rows=state.settings.stream_batch_rows),
+        partial(
+            start_export,
+            client_id=principal.client_id,
+            cursor_key=state.cursor_key,
+            batch_rows=state.settings.stream_batch_rows,
+        ),
         state.engine,
         query,
         entitled,
@@ -71,16 +101,47 @@ async def order_item_details(request: Request) -> Response:
     headers = {"Cache-Control": "no-store"}
     if entitled.excluded_ref_ids:
         headers["Export-Excluded-Companies"] = ",".join(map(str, entitled.excluded_ref_ids))
+    if export.next_cursor is not None:
+        headers["Link"] = f'<{next_page_url(request, export.next_cursor)}>; rel="next"'
     return StreamingResponse(
-        _in_threadpool(export),
-        media_type="application/json",
-        headers=headers,
+        _in_threadpool(export, export.chunks(fmt)), media_type=MEDIA_TYPES[fmt], headers=headers
     )
 
 
-async def _in_threadpool(export: Export) -> AsyncIterator[bytes]:
+def negotiate(accept: str | None) -> str:
+    """The format an Accept header asks for; JSON when it asks for nothing in particular."""
+    if not accept:
+        return "json"
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media.lower() in _ACCEPTED and quality > 0:
+            ranked.append((-quality, position, _ACCEPTED[media.lower()]))
+    if not ranked:
+        raise NotAcceptable(
+            "The Accept header names no format this export has; accepted: "
+            "application/json, application/x-ndjson, text/csv (or use format=)."
+        )
+    return min(ranked)[2]
+
+
+def next_page_url(request: Request, cursor: str) -> str:
+    """This request's URL with ``page[after]`` set to ``cursor``; every other parameter kept."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "page[after]"]
+    kept.append(("page[after]", cursor))
+    return str(request.url.replace(query=urlencode(kept, safe="[]:,")))
+
+
+async def _in_threadpool(export: Export, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """Pull encoded chunks off the blocking cursor; close it however the response ends."""
-    chunks = export.json_chunks()
     try:
         while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
             yield chunk

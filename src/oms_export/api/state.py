@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Engine
 from starlette.requests import Request
 
 from oms_export.api.ratelimit import RateLimiter
+from oms_export.auth.secrets import server_key
+from oms_export.export.paging import cursor_key
 from oms_export.settings import Settings
 
 
@@ -17,6 +20,11 @@ class ServiceState:
     engine: Engine
     export_limiter: RateLimiter
     token_failure_limiter: RateLimiter
+
+    @cached_property
+    def cursor_key(self) -> bytes:
+        """Signs page cursors; derived from the server key, so every node agrees on it."""
+        return cursor_key(server_key(self.engine, self.settings))
 
 
 def service_state(request: Request) -> ServiceState:

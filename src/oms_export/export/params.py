@@ -8,7 +8,7 @@ the error alone. Nothing unknown is ignored: a typo must not silently widen or n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Final
@@ -53,10 +53,21 @@ class Filter:
     parameter: str
 
 
+FORMATS: Final = ("json", "ndjson", "csv")
+SHAPES: Final = ("rows", "orders")
+MAX_PAGE_SIZE: Final = 10_000
+
+
 @dataclass(frozen=True)
 class ExportQuery:
     filters: tuple[Filter, ...] = ()
     options: frozenset[str] = field(default_factory=frozenset)
+    shape: str = "rows"
+    format: str | None = None
+    """From ``format=``; None lets the Accept header choose."""
+    page_size: int | None = None
+    after: str | None = None
+    """The raw ``page[after]`` cursor; checked against the client and query by paging.py."""
 
     def filters_on(self, name: str) -> tuple[Filter, ...]:
         return tuple(f for f in self.filters if f.field == name)
@@ -66,6 +77,7 @@ def parse_export_query(pairs: Iterable[tuple[str, str]]) -> ExportQuery:
     """Parse the query string's pairs; raise ``InvalidRequest`` on the first bad one."""
     filters: list[Filter] = []
     options: set[str] = set()
+    single: dict[str, str | int] = {}
     seen: dict[str, str] = {}
     # Repeats and unknown names are refused, so the number of parameters is bounded too.
     for key, value in pairs:
@@ -77,13 +89,65 @@ def parse_export_query(pairs: Iterable[tuple[str, str]]) -> ExportQuery:
             _refuse_repeat(seen, key, key)
             if _parse_option(key, match["name"], value):
                 options.add(match["name"])
+        elif key in _SINGLE_PARAMETERS:
+            _refuse_repeat(seen, key, key)
+            single[key] = _SINGLE_PARAMETERS[key](key, value)
         else:
             raise InvalidRequest(
-                f"Unknown parameter `{key}`; accepted: filter[FIELD:OP]=VALUE and "
-                f"options[NAME]=1 (see the API documentation).",
+                f"Unknown parameter `{key}`; accepted: filter[FIELD:OP]=VALUE, "
+                f"options[NAME]=1, {', '.join(_SINGLE_PARAMETERS)} (see the API documentation).",
                 parameter=key,
             )
-    return ExportQuery(filters=tuple(filters), options=frozenset(options))
+    fmt = single.get("format")
+    page_size = single.get("page[size]")
+    after = single.get("page[after]")
+    return ExportQuery(
+        filters=tuple(filters),
+        options=frozenset(options),
+        shape=str(single.get("shape", "rows")),
+        format=None if fmt is None else str(fmt),
+        page_size=None if page_size is None else int(page_size),
+        after=None if after is None else str(after),
+    )
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(key: str, value: str) -> str:
+        if value not in choices:
+            raise InvalidRequest(
+                f"`{key}` got {_show(value)}; accepted: {', '.join(choices)}.", parameter=key
+            )
+        return value
+
+    return parse
+
+
+def _page_size(key: str, value: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise InvalidRequest(
+            f"`{key}` got {_show(value)}; it accepts a whole number of orders from 1 to "
+            f"{MAX_PAGE_SIZE}.",
+            parameter=key,
+        )
+    return int(value)
+
+
+def _cursor(key: str, value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", value):
+        raise InvalidRequest(
+            f'`{key}` is not a cursor this service gave out; use the `Link: rel="next"` '
+            "URL of the previous page as it is.",
+            parameter=key,
+        )
+    return value
+
+
+_SINGLE_PARAMETERS: Final[dict[str, Callable[[str, str], str | int]]] = {
+    "format": _choice(FORMATS),
+    "shape": _choice(SHAPES),
+    "page[size]": _page_size,
+    "page[after]": _cursor,
+}
 
 
 def _refuse_repeat(seen: dict[str, str], canonical: str, key: str) -> None:

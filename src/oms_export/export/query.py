@@ -42,6 +42,8 @@ class ExportPlan:
     item_attribute_names: tuple[str, ...]
     include_attributes: bool
     statement: Select[Any]
+    next_after: int | None = None
+    """Last order id of this page when more orders remain after it; None on the last page."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -52,7 +54,14 @@ class ExportPlan:
         )
 
 
-def build_plan(conn: Connection, query: ExportQuery, entitled: Entitlement) -> ExportPlan:
+def build_plan(
+    conn: Connection, query: ExportQuery, entitled: Entitlement, *, after_id: int | None = None
+) -> ExportPlan:
+    """The export's statement; with ``query.page_size``, bounded to one page of orders.
+
+    A page is the next ``page_size`` order ids after ``after_id`` (keyset paging), so an
+    order's rows never straddle pages and new orders cannot shift what later pages hold.
+    """
     dialect = conn.dialect.name
     names = field_names(query.options)
     exprs = _field_expressions(dialect)
@@ -64,13 +73,23 @@ def build_plan(conn: Connection, query: ExportQuery, entitled: Entitlement) -> E
         columns.append(_attributes_json(dialect, "order").label(ORDER_ATTRIBUTES))
         columns.append(_attributes_json(dialect, "item").label(ITEM_ATTRIBUTES))
         order_names, item_names = _attribute_names(conn, query, entitled)
+    conditions = _conditions(query, entitled)
+    if after_id is not None:
+        conditions.append(o.c.id > after_id)
+    next_after: int | None = None
+    if query.page_size is not None:
+        page_ids = select(o.c.id).where(*conditions).order_by(o.c.id).limit(query.page_size + 1)
+        ids = conn.scalars(page_ids).all()
+        if len(ids) > query.page_size:
+            next_after = ids[query.page_size - 1]
+            conditions.append(o.c.id <= next_after)
     statement = (
         select(*columns)
         .select_from(_joins(query.options))
-        .where(*_conditions(query, entitled))
+        .where(*conditions)
         .order_by(o.c.id, i.c.id)
     )
-    return ExportPlan(names, order_names, item_names, include_attributes, statement)
+    return ExportPlan(names, order_names, item_names, include_attributes, statement, next_after)
 
 
 def _joins(options: frozenset[str]) -> FromClause:
