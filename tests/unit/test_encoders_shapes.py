@@ -36,7 +36,8 @@ def test_ndjson_is_one_row_per_line() -> None:
 
 
 def test_csv_quotes_per_rfc_4180_and_writes_null_empty() -> None:
-    body = b"".join(csv_table(["id", "name", "ok", "price", "note"])(iter(ROWS)))
+    tuples = [[list(row.values()) for row in batch] for batch in ROWS]
+    body = b"".join(csv_table(["id", "name", "ok", "price", "note"], [2], iter(tuples)))
     assert body == (
         b'id,name,ok,price,note\r\n1,"Ann ""A"", Ltd",true,9.99,\r\n2,"line\nbreak",false,0.2,x\r\n'
     )

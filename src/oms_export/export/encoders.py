@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import orjson
@@ -37,26 +37,30 @@ def ndjson(batches: Batches) -> Iterator[bytes]:
             yield b"\n".join(map(orjson.dumps, batch)) + b"\n"
 
 
-def csv_table(keys: Sequence[str]) -> Callable[[Batches], Iterator[bytes]]:
-    """RFC 4180 CSV: a header row of ``keys``, CRLF line ends, null as an empty field."""
+def csv_table(
+    keys: Sequence[str], flags: Sequence[int], batches: Iterable[Sequence[Sequence[Any]]]
+) -> Iterator[bytes]:
+    """RFC 4180 CSV: a header row of ``keys``, CRLF line ends, null as an empty field.
 
-    def encode(batches: Batches) -> Iterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(keys)
+    ``flags`` are the positions of boolean columns, written ``true``/``false`` as in JSON.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(keys)
+    yield _drain(buffer)
+    for batch in batches:
+        if flags:
+            batch = [_with_words(values, flags) for values in batch]
+        writer.writerows(batch)
         yield _drain(buffer)
-        for batch in batches:
-            writer.writerows(map(_csv_values, batch))
-            yield _drain(buffer)
-
-    return encode
 
 
-def _csv_values(row: dict[str, Any]) -> list[Any]:
-    return [_CSV_WORDS.get(v, v) if v is True or v is False else v for v in row.values()]
-
-
-_CSV_WORDS: Final = {True: "true", False: "false"}
+def _with_words(values: Sequence[Any], flags: Sequence[int]) -> list[Any]:
+    out = list(values)
+    for index in flags:
+        if out[index] is not None:
+            out[index] = "true" if out[index] else "false"
+    return out
 
 
 def _drain(buffer: io.StringIO) -> bytes:

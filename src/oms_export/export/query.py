@@ -1,8 +1,9 @@
 """The export as one SQL statement: filters and tenancy in WHERE, fields in SELECT order.
 
-Datetimes are formatted by the database, money and rates come back as exact numbers, and the
-attributes of each order and item arrive as one JSON object per row, so the Python side only
-renames and encodes. Rows are ordered by order id, then item id.
+Every value leaves the database ready for JSON: datetimes formatted, money and rates as
+doubles (exact for the stored 4 and 6 decimals), status names looked up, one column per
+attribute name. Columns carry no SQLAlchemy type, so rows skip result processing: the Python
+side only pairs keys with values and encodes. Rows are ordered by order id, then item id.
 """
 
 from __future__ import annotations
@@ -11,13 +12,27 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Select,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.types import NullType
 
 from oms_export.db import schema
 from oms_export.export.fields import field_names
 from oms_export.export.params import ExportQuery, Filter
 from oms_export.export.tenancy import Entitlement
+from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
 
 o = schema.orders.alias("o")
 c = schema.companies.alias("c")
@@ -29,8 +44,8 @@ pp = schema.product_prices.alias("pp")
 bp = schema.product_prices.alias("bp")
 pe = schema.product_ecommerce.alias("pe")
 
-ORDER_ATTRIBUTES = "__order_attributes"
-ITEM_ATTRIBUTES = "__item_attributes"
+_RAW = NullType()
+"""The type of every selected column: no result processing, the driver's value as it is."""
 
 
 @dataclass(frozen=True)
@@ -40,18 +55,24 @@ class ExportPlan:
     fields: tuple[str, ...]
     order_attribute_names: tuple[str, ...]
     item_attribute_names: tuple[str, ...]
-    include_attributes: bool
     statement: Select[Any]
     next_after: int | None = None
     """Last order id of this page when more orders remain after it; None on the last page."""
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return (
-            self.fields
-            + tuple(f"attributes__{n}" for n in self.order_attribute_names)
-            + tuple(f"items__attributes__{n}" for n in self.item_attribute_names)
-        )
+        return export_keys(self.fields, self.order_attribute_names, self.item_attribute_names)
+
+
+def export_keys(
+    fields: tuple[str, ...], order_names: tuple[str, ...], item_names: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The keys of every row: the listed fields, then the attribute columns."""
+    return (
+        fields
+        + tuple(f"attributes__{name}" for name in order_names)
+        + tuple(f"items__attributes__{name}" for name in item_names)
+    )
 
 
 def build_plan(
@@ -65,14 +86,14 @@ def build_plan(
     dialect = conn.dialect.name
     names = field_names(query.options)
     exprs = _field_expressions(dialect)
-    columns: list[ColumnElement[Any]] = [exprs[name].label(name) for name in names]
-    include_attributes = "includeAttributes" in query.options
+    columns = [exprs[name] for name in names]
     order_names: tuple[str, ...] = ()
     item_names: tuple[str, ...] = ()
-    if include_attributes:
-        columns.append(_attributes_json(dialect, "order").label(ORDER_ATTRIBUTES))
-        columns.append(_attributes_json(dialect, "item").label(ITEM_ATTRIBUTES))
+    if "includeAttributes" in query.options:
         order_names, item_names = _attribute_names(conn, query, entitled)
+        columns += [_attribute("order", name) for name in order_names]
+        columns += [_attribute("item", name) for name in item_names]
+    keys = export_keys(names, order_names, item_names)
     conditions = _conditions(query, entitled)
     if after_id is not None:
         conditions.append(o.c.id > after_id)
@@ -84,12 +105,12 @@ def build_plan(
             next_after = ids[query.page_size - 1]
             conditions.append(o.c.id <= next_after)
     statement = (
-        select(*columns)
+        select(*(type_coerce(col, _RAW).label(k) for col, k in zip(columns, keys, strict=True)))
         .select_from(_joins(query.options))
         .where(*conditions)
         .order_by(o.c.id, i.c.id)
     )
-    return ExportPlan(names, order_names, item_names, include_attributes, statement, next_after)
+    return ExportPlan(names, order_names, item_names, statement, next_after)
 
 
 def _joins(options: frozenset[str]) -> FromClause:
@@ -178,17 +199,21 @@ def _attribute_names(
     return tuple(order_names), tuple(item_names)
 
 
-def _attributes_json(dialect: str, kind: str) -> ColumnElement[Any]:
+def _attribute(kind: str, name: str) -> ColumnElement[Any]:
+    """The value of one named attribute of the row's order or item (a primary-key lookup)."""
     if kind == "order":
         table, key, owner_id = schema.order_attributes, "order_id", o.c.id
     else:
         table, key, owner_id = schema.item_attributes, "item_id", i.c.id
-    aggregate = (
-        func.json_object_agg(table.c.name, table.c.value)
-        if dialect == "postgresql"
-        else func.json_group_object(table.c.name, table.c.value)
+    return (
+        select(table.c.value)
+        .where(table.c[key] == owner_id, table.c.name == name)
+        .scalar_subquery()
     )
-    return select(aggregate).where(table.c[key] == owner_id).scalar_subquery()
+
+
+def _named(code: ColumnElement[Any], names: dict[int, str]) -> ColumnElement[Any]:
+    return case(*((code == number, name) for number, name in names.items()))
 
 
 @cache
@@ -202,19 +227,23 @@ def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
             return func.to_char(column, pg_fmt)
         return func.strftime(fmt, column)
 
+    def number(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(column, Float)  # a double holds the stored 4 or 6 decimals exactly enough
+
     exprs: dict[str, ColumnElement[Any]] = {
         name: o.c[name]
         for name in (
-            *schema.ORDER_TEXT_COLUMNS, "id", "ref", "external_ref", "shipping_price",
-            "shipping_price_inc_tax", "shipping_tax_rate", "status", "is_free_of_charge",
+            *schema.ORDER_TEXT_COLUMNS, "id", "ref", "external_ref", "status", "is_free_of_charge",
         )
     }  # fmt: skip
+    for name in ("shipping_price", "shipping_price_inc_tax", "shipping_tax_rate"):
+        exprs[name] = number(o.c[name])
     for name in ("sale_datetime", "creation_datetime", "completion_datetime"):
         exprs[name] = dt(o.c[name], "%Y-%m-%d %H:%M:%S")
     exprs["required_dispatch_date"] = dt(o.c.required_dispatch_date, "%Y-%m-%d")
     exprs["company_ref_id"] = c.c.ref_id
     exprs["secondary_company_ref_id"] = sc.c.ref_id
-    exprs["status_name"] = o.c.status  # named from statuses.py in rows.py
+    exprs["status_name"] = _named(o.c.status, ORDER_STATUSES)
     for prefix, company in (
         ("company", c),
         ("secondary_company", sc),
@@ -232,11 +261,18 @@ def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
         "textual_product_id", "sale_vat_rate",
     ):  # fmt: skip
         exprs[f"items__{name}"] = i.c[name]
-    exprs["items__status_name"] = i.c.status
+    for name in (
+        "unit_cost_price", "unit_sale_price", "unit_sale_price_inc_tax", "shipping_price",
+        "shipping_price_inc_tax", "sale_vat_rate",
+    ):  # fmt: skip
+        exprs[f"items__{name}"] = number(i.c[name])
+    exprs["items__status_name"] = _named(i.c.status, ITEM_STATUSES)
     for prefix, price in (("items__product_price", pp), ("items__base_product_price", bp)):
         exprs[prefix] = price.c.id
-        for name in ("product_id", "currency", "quantity", "rrp", "price"):
+        for name in ("product_id", "currency", "quantity"):
             exprs[f"{prefix}__{name}"] = price.c[name]
+        for name in ("rrp", "price"):
+            exprs[f"{prefix}__{name}"] = number(price.c[name])
         # A price row is looked up for the order's company, so its company is the order's.
         exprs[f"{prefix}__company_ref_id"] = case((price.c.id.is_not(None), c.c.ref_id))
     for name in (
@@ -244,4 +280,5 @@ def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
         "tax_code", "website_category_details", "notes", "barcode", "dimensions",
     ):  # fmt: skip
         exprs[f"items__product_ecommerce__{name}"] = pe.c[name]
+    exprs["items__product_ecommerce__weight"] = number(pe.c.weight)
     return exprs
