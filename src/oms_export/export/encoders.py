@@ -34,7 +34,7 @@ def ndjson(batches: Batches) -> Iterator[bytes]:
     """One JSON document per line."""
     for batch in batches:
         if batch:
-            yield b"\n".join(map(orjson.dumps, batch)) + b"\n"
+            yield b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in batch])
 
 
 def csv_table(
