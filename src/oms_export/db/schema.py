@@ -210,6 +210,7 @@ order_attributes = Table(
     Column("order_id", Integer, ForeignKey("orders.id"), primary_key=True),
     Column("name", Text, primary_key=True),
     Column("value", Text),
+    Index("ix_order_attributes_name_order_id", "name", "order_id"),
 )
 
 item_attributes = Table(
@@ -218,4 +219,5 @@ item_attributes = Table(
     Column("item_id", Integer, ForeignKey("order_items.id"), primary_key=True),
     Column("name", Text, primary_key=True),
     Column("value", Text),
+    Index("ix_item_attributes_name_item_id", "name", "item_id"),
 )
