@@ -144,7 +144,7 @@ def start_export(
     *,
     client_id: str,
     cursor_key: bytes,
-    batch_rows: int = 2000,
+    batch_rows: int = 500,
 ) -> Export:
     """Check the page cursor, plan the export and open its cursor; rows are read on demand."""
     after_id = (
