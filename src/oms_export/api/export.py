@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -146,4 +147,6 @@ async def _in_threadpool(export: Export, chunks: Iterator[bytes]) -> AsyncIterat
         while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
             yield chunk
     finally:
-        await run_in_threadpool(export.close)
+        # A client that went away cancels this task; the close must still run, at once.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(export.close)

@@ -45,6 +45,7 @@ class Export:
         self.rows = 0
         self._prefetch: _Prefetch | None = None
         self._finished = False
+        self._closed = False
 
     def raw_batches(self) -> Iterator[Batch]:
         """Result tuples in the plan's key order, a batch at a time."""
@@ -78,16 +79,16 @@ class Export:
         An export closed before its end (the client went away) interrupts its statement and
         discards the connection, so the database stops working for nobody at once.
         """
-        if self._conn.closed:
+        if self._closed:
             return
+        self._closed = True
         if not self._finished:
             interrupt(self._conn)
         if self._prefetch is not None:
             self._prefetch.stop()
-        if self._finished:
-            self._conn.close()
-        else:
+        if not self._finished:
             self._conn.invalidate()
+        self._conn.close()
 
 
 class _Prefetch:
@@ -126,7 +127,15 @@ class _Prefetch:
         return False
 
     def __iter__(self) -> Iterator[Batch]:
-        while (item := self._queue.get()) is not self._END:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._stopping.is_set():  # closed from another thread: end, never hang
+                    return
+                continue
+            if item is self._END:
+                return
             if isinstance(item, BaseException):
                 raise item
             yield item  # type: ignore[misc]
