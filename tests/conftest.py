@@ -7,16 +7,23 @@ answers, those runs skip with a message saying how to get them; with
 
 Schemas are built by running the migrations once per session (a template file for SQLite, one
 database per xdist worker for PostgreSQL); each test then starts from empty tables.
+
+Redis (``OMS_EXPORT_TEST_REDIS_URL``, default the local server) is handled the same way: tests
+that need it skip when it is down, or fail under ``OMS_EXPORT_TEST_REQUIRE_POSTGRES=1``. Each
+test gets a key prefix of its own and only its own keys are deleted afterwards.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -29,6 +36,7 @@ POSTGRES_URL = os.environ.get(
     "OMS_EXPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("OMS_EXPORT_TEST_REQUIRE_POSTGRES") == "1"
+REDIS_URL = os.environ.get("OMS_EXPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -119,3 +127,36 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings)
     yield engine
     engine.dispose()
+
+
+@dataclass
+class RedisSpace:
+    """A Redis server and a key prefix no other test uses."""
+
+    url: str
+    prefix: str
+    client: redis.Redis
+
+    def keys(self) -> list[str]:
+        return sorted(k.decode() for k in self.client.scan_iter(match=self.prefix + "*"))
+
+
+@pytest.fixture
+def redis_space() -> Iterator[RedisSpace]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        message = (
+            f"Redis not reachable at {REDIS_URL} ({exc.__class__.__name__}); start one or set "
+            "OMS_EXPORT_TEST_REDIS_URL to run the tests of limits shared through Redis"
+        )
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (OMS_EXPORT_TEST_REQUIRE_POSTGRES=1 forbids skipping)")
+        pytest.skip(message)
+    space = RedisSpace(REDIS_URL, f"oms-export:test-{uuid.uuid4().hex[:12]}:", client)
+    yield space
+    for key in client.scan_iter(match=space.prefix + "*"):
+        client.delete(key)
+    client.close()

@@ -76,6 +76,16 @@ class RateLimited(OmsExportError):
         self.retry_after = retry_after
 
 
+class TemporarilyUnavailable(OmsExportError):
+    """A shared service the request needs (Redis) cannot be reached; retrying later may work."""
+
+    error = "temporarily_unavailable"
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
 class ImportRejected(OmsExportError):
     """One import record cannot be stored; the import goes on with the next."""
 

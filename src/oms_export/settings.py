@@ -41,8 +41,31 @@ class Settings:
     token_rate_limit_per_minute: int = _setting(
         30, "Failed token requests one client id may make per minute before it gets 429."
     )
+    max_concurrent_exports: int = _setting(
+        2,
+        "Exports one client may have streaming at once, counted across all nodes when "
+        "`OMS_EXPORT_REDIS_URL` is set; one more is 429. 0 turns the cap off.",
+    )
+    statement_timeout_seconds: int = _setting(
+        300,
+        "Longest any one database query may run, in seconds, so no request can hold the "
+        "database for ever; the query is cancelled with an error. 0 turns the bound off.",
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis URL (`redis://127.0.0.1:6379/0`) where the rate limits and the concurrent-export "
+        "cap live, so every node shares them. Empty: each process keeps its own. While Redis "
+        "is unreachable, token and export requests answer 503.",
+    )
+    redis_key_prefix: str = _setting(
+        "oms-export:",
+        "Prefix of every Redis key the service writes; give each deployment sharing one Redis "
+        "its own.",
+    )
     stream_batch_rows: int = _setting(
-        2000, "Rows fetched from the database cursor per batch while an export streams."
+        500,
+        "Rows fetched from the database cursor per batch while an export streams; memory "
+        "holds a few batches, so this bounds an export's working set.",
     )
     max_query_length: int = _setting(
         8192, "Longest query string the export accepts, in bytes; longer is 400."

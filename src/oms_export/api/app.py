@@ -6,29 +6,39 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from oms_export import __version__
-from oms_export.api import export, health, token
+from oms_export.api import export, health, metrics, token
 from oms_export.api.errors import install_error_handlers
-from oms_export.api.ratelimit import RateLimiter
+from oms_export.api.limits import make_limits
+from oms_export.api.metrics import Metrics
+from oms_export.api.middleware import RequestLogMiddleware
 from oms_export.api.state import ServiceState
 from oms_export.db.engine import make_engine
 from oms_export.settings import Settings
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """A ready service on ``settings``' database (which must already be migrated)."""
+    """A ready service on ``settings``' database (which must already be migrated).
+
+    Limits live in Redis when ``settings.redis_url`` is set (shared by every node), else here.
+    """
     app = FastAPI(
         title="oms-export",
         version=__version__,
         description="Order Item Details Export API: one flat JSON row per order item.",
     )
+    limits = make_limits(settings)
     app.state.service = ServiceState(
         settings=settings,
         engine=engine if engine is not None else make_engine(settings),
-        export_limiter=RateLimiter(settings.rate_limit_per_minute),
-        token_failure_limiter=RateLimiter(settings.token_rate_limit_per_minute),
+        export_limiter=limits.export_rate,
+        token_failure_limiter=limits.token_failures,
+        export_slots=limits.export_slots,
+        metrics=Metrics(),
     )
+    app.add_middleware(RequestLogMiddleware, metrics=app.state.service.metrics)
     install_error_handlers(app)
     app.include_router(token.router)
     app.include_router(export.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

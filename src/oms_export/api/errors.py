@@ -10,11 +10,13 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from oms_export import errors
 from oms_export.api.responses import json_response
+from oms_export.db.engine import is_statement_timeout
 
 log = logging.getLogger("oms_export.api")
 
@@ -29,6 +31,7 @@ STATUS: dict[type[errors.OmsExportError], int] = {
     errors.CompanyNotAllowed: 403,
     errors.NotAcceptable: 406,
     errors.RateLimited: 429,
+    errors.TemporarilyUnavailable: 503,
 }
 
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -51,7 +54,7 @@ def error_response(exc: errors.OmsExportError) -> Response:
         )
     elif isinstance(exc, errors.InsufficientScope):
         headers["WWW-Authenticate"] = 'Bearer realm="oms-export", error="insufficient_scope"'
-    elif isinstance(exc, errors.RateLimited):
+    elif isinstance(exc, errors.RateLimited | errors.TemporarilyUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.InvalidClient | errors.InvalidRequest | errors.InvalidScope):
         headers["Cache-Control"] = "no-store"
@@ -78,14 +81,29 @@ def install_error_handlers(app: FastAPI) -> None:
             status=400,
         )
 
-    async def on_unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        request_id = request.scope.get("state", {}).get("request_id")
+        log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id})
         return json_response(
             {"error": "server_error", "error_description": "Internal error; it has been logged."},
             status=500,
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not is_statement_timeout(exc):
+            return await on_unexpected(request, exc)
+        seconds = request.app.state.service.settings.statement_timeout_seconds
+        return json_response(
+            {
+                "error": "query_timeout",
+                "error_description": f"The query ran longer than the statement timeout "
+                f"({seconds} s) and was cancelled; narrow the filters or page the export.",
+            },
+            status=503,
+        )
+
     app.add_exception_handler(errors.OmsExportError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

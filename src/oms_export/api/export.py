@@ -7,7 +7,8 @@ streaming response.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator
 from functools import partial
 from urllib.parse import urlencode
 
@@ -17,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from oms_export.api.deps import require_export_principal
-from oms_export.api.state import service_state
+from oms_export.api.limits import admit_export, hold_export, release_export
+from oms_export.api.state import ServiceState, service_state
 from oms_export.auth.principal import Principal
-from oms_export.errors import InvalidRequest, NotAcceptable, RateLimited
+from oms_export.errors import InvalidRequest, NotAcceptable
 from oms_export.export.encoders import MEDIA_TYPES
 from oms_export.export.params import parse_export_query
 from oms_export.export.run import Export, start_export
@@ -72,9 +74,23 @@ async def order_item_details(request: Request) -> Response:
     """Order details, one flat row per order item (or one nested object per order), streamed."""
     state = service_state(request)
     principal: Principal = request.state.principal
-    retry_after = state.export_limiter.hit(principal.client_id)
-    if retry_after:
-        raise RateLimited("Too many export requests; retry later.", retry_after=retry_after)
+    lease = await admit_export(state, principal.client_id)
+    try:
+        fmt, export, headers = await _start(request, state, principal)
+    except BaseException:
+        await release_export(state, lease)
+        raise
+    return StreamingResponse(
+        hold_export(state, lease, _in_threadpool(state, export, fmt)),
+        media_type=MEDIA_TYPES[fmt],
+        headers=headers,
+    )
+
+
+async def _start(
+    request: Request, state: ServiceState, principal: Principal
+) -> tuple[str, Export, dict[str, str]]:
+    """Everything that can refuse the request, up to the open cursor: then the 200 goes out."""
     raw_query = request.scope.get("query_string", b"")
     if len(raw_query) > state.settings.max_query_length:
         raise InvalidRequest(
@@ -104,9 +120,7 @@ async def order_item_details(request: Request) -> Response:
         headers["Export-Excluded-Companies"] = ",".join(map(str, entitled.excluded_ref_ids))
     if export.next_cursor is not None:
         headers["Link"] = f'<{next_page_url(request, export.next_cursor)}>; rel="next"'
-    return StreamingResponse(
-        _in_threadpool(export, export.chunks(fmt)), media_type=MEDIA_TYPES[fmt], headers=headers
-    )
+    return fmt, export, headers
 
 
 def negotiate(accept: str | None) -> str:
@@ -141,8 +155,10 @@ def next_page_url(request: Request, cursor: str) -> str:
     return str(request.url.replace(query=urlencode(kept, safe="[]:,")))
 
 
-async def _in_threadpool(export: Export, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _in_threadpool(state: ServiceState, export: Export, fmt: str) -> AsyncIterator[bytes]:
     """Pull encoded chunks off the blocking cursor; close it however the response ends."""
+    started = time.perf_counter()
+    chunks = export.chunks(fmt)
     try:
         while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
             yield chunk
@@ -150,3 +166,4 @@ async def _in_threadpool(export: Export, chunks: Iterator[bytes]) -> AsyncIterat
         # A client that went away cancels this task; the close must still run, at once.
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(export.close)
+        state.metrics.export_finished(export.rows, time.perf_counter() - started, fmt)

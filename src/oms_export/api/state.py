@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine
 from starlette.requests import Request
 
-from oms_export.api.ratelimit import RateLimiter
+from oms_export.api.limits import ExportSlots, Limiter, LocalExportSlots
+from oms_export.api.metrics import Metrics
 from oms_export.auth.secrets import server_key
 from oms_export.export.paging import cursor_key
 from oms_export.settings import Settings
@@ -18,8 +19,10 @@ from oms_export.settings import Settings
 class ServiceState:
     settings: Settings
     engine: Engine
-    export_limiter: RateLimiter
-    token_failure_limiter: RateLimiter
+    export_limiter: Limiter
+    token_failure_limiter: Limiter
+    export_slots: ExportSlots = field(default_factory=lambda: LocalExportSlots(0))
+    metrics: Metrics = field(default_factory=Metrics)
 
     @cached_property
     def cursor_key(self) -> bytes:

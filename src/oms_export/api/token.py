@@ -94,6 +94,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("`invalid_request`, `unsupported_grant_type` or `invalid_scope`."),
     401: _error("`invalid_client`: unknown client, wrong secret or revoked client."),
     429: _error("Too many failed authentications for this client id; see `Retry-After`."),
+    503: _error("`temporarily_unavailable`: the shared limit store (Redis) is unreachable."),
 }
 
 
@@ -116,13 +117,14 @@ async def token(request: Request) -> Response:
         request.headers.get("authorization"),
     )
     limiter = state.token_failure_limiter
-    wait = limiter.retry_after(grant.client_id)
+    # In the threadpool: with OMS_EXPORT_REDIS_URL set, the limiter is a network call.
+    wait = await run_in_threadpool(limiter.retry_after, grant.client_id)
     if wait:
         raise RateLimited(_too_many(wait), retry_after=wait)
     try:
         answer = await run_in_threadpool(issue_token, state.engine, state.settings, grant)
     except InvalidClient:
-        wait = limiter.hit(grant.client_id)
+        wait = await run_in_threadpool(limiter.hit, grant.client_id)
         if wait:
             raise RateLimited(_too_many(wait), retry_after=wait) from None
         raise

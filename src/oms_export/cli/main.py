@@ -24,6 +24,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_SERVER_MODULES = frozenset(
+    {"sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "redis", "prometheus_client"}
+)
+"""Top-level modules of the server extra: missing one means the extra is not installed."""
+
+
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
@@ -37,7 +43,7 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] in {"sqlalchemy", "fastapi", "uvicorn"}:
+            if exc.name and exc.name.split(".")[0] in _SERVER_MODULES:
                 raise click.ClickException(
                     f"`oms-export {cmd_name}` needs the server extra: "
                     "pip install 'oms-export[server]'"

@@ -8,6 +8,7 @@ import click
 import uvicorn
 
 from oms_export.admin.demo import demo_credentials
+from oms_export.api.logs import LogFormat, log_config
 from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import ENV_PREFIX, Settings
 
@@ -31,13 +32,22 @@ def ready_curl(base_url: str, client_id: str, client_secret: str) -> str:
 @click.option(
     "--demo", is_flag=True, help="Load the demo data set first (when the store has no orders)."
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="Logs on stderr: one JSON object per line, or plain text for reading by eye.",
+)
 @pass_settings
-def command(settings: Settings, host: str, port: int, workers: int, demo: bool) -> None:
+def command(
+    settings: Settings, host: str, port: int, workers: int, demo: bool, log_format: LogFormat
+) -> None:
     """Run the HTTP service.
 
     \b
     Example:
-        oms-export serve --demo
+        oms-export serve --demo --log-format text
         oms-export --database-url postgresql://postgres@127.0.0.1/oms serve --workers 2
     """
     with store(settings) as engine:
@@ -62,5 +72,7 @@ def command(settings: Settings, host: str, port: int, workers: int, demo: bool) 
         port=port,
         workers=workers,
         log_level="info",
+        log_config=log_config(log_format),
+        access_log=False,  # our middleware logs each request, with its id and client
         proxy_headers=False,
     )

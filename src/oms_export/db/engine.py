@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -27,13 +31,78 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(settings: Settings) -> Engine:
+    """An engine whose every connection is bounded by ``settings.statement_timeout_seconds``."""
     url = normalize_url(settings.database_url)
+    timeout = settings.statement_timeout_seconds
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        if timeout > 0:
+            event.listen(engine, "connect", partial(_sqlite_statement_clock, timeout))
+            event.listen(engine, "before_cursor_execute", _sqlite_statement_starts)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if timeout > 0 and engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", partial(_postgres_statement_timeout, timeout))
+    return engine
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Was this database error a query cut off by the statement timeout?"""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "57014":  # PostgreSQL query_canceled
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and str(orig) == "interrupted"
+
+
+def _postgres_statement_timeout(seconds: int, dbapi_connection: Any, _record: Any) -> None:
+    # Session-wide, and committed at once: left in the connection's first transaction, the
+    # pool's rollback on check-in would undo it.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {int(seconds) * 1000}")
+    dbapi_connection.commit()
+
+
+class SqliteStatementClock:
+    """SQLite's statement timeout, as a progress handler that interrupts the running statement.
+
+    It counts the time SQLite spends working on the statement: the handler runs every
+    ``EVERY`` virtual-machine steps, and a pause longer than ``IDLE`` seconds between two runs
+    is the caller away (a streamed export waiting for its client), not work, so a slow reader
+    is never cut off. One very long single step (a big sort) is undercounted the same way.
+    """
+
+    EVERY = 10_000
+    IDLE = 1.0
+
+    def __init__(self, limit: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self._clock = clock
+        self.start()
+
+    def start(self) -> None:
+        self.busy = 0.0
+        self._last = self._clock()
+
+    def __call__(self) -> int:
+        now = self._clock()
+        gap, self._last = now - self._last, now
+        if gap < self.IDLE:
+            self.busy += gap
+        return 1 if self.busy > self.limit else 0
+
+
+def _sqlite_statement_clock(seconds: int, dbapi_connection: Any, record: Any) -> None:
+    clock = SqliteStatementClock(seconds)
+    record.info["statement_clock"] = clock
+    dbapi_connection.set_progress_handler(clock, SqliteStatementClock.EVERY)
+
+
+def _sqlite_statement_starts(conn: Connection, *_args: Any) -> None:
+    clock = conn.info.get("statement_clock")
+    if clock is not None:
+        clock.start()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
