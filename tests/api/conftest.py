@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ import uvicorn
 from sqlalchemy import Engine
 
 from oms_export.api.app import create_app
+from oms_export.auth.clients import create_client
 from oms_export.settings import Settings
+from tests import factories as f
 
 
 class LiveServer:
@@ -54,3 +57,11 @@ def live_server(settings: Settings, engine: Engine) -> Iterator[LiveServer]:
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def reporting_client(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """Company 1001 (order_manager) with one one-item order, and a client tied to it."""
+    acme = f.company(engine, 1001, "order_manager")
+    f.order(engine, acme, "A-1", items=[{"sku": "TS", "quantity": 2}])
+    return create_client(engine, settings, name="reporting", company_ref_ids=[1001])

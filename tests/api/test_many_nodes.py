@@ -17,22 +17,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from oms_export.api.redis_limits import key_part
-from oms_export.auth.clients import create_client
-from oms_export.settings import Settings
-from tests import factories as f
 from tests.api.nodes import Node
 from tests.conftest import TEST_SECRET_KEY, RedisSpace
 
 pytestmark = pytest.mark.postgres_only
 
 StartNodes = Callable[..., tuple[Node, Node]]
-
-
-@pytest.fixture
-def credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
-    acme = f.company(engine, 1001, "order_manager")
-    f.order(engine, acme, "A-1", items=[{"sku": "TS", "quantity": 2}])
-    return create_client(engine, settings, name="reporting", company_ref_ids=[1001])
 
 
 @pytest.fixture
@@ -57,24 +47,24 @@ def start_nodes(database_url: str, tmp_path: Path, redis_space: RedisSpace) -> I
 
 
 def test_a_token_from_node_a_works_on_node_b(
-    start_nodes: StartNodes, credentials: dict[str, Any]
+    start_nodes: StartNodes, reporting_client: dict[str, Any]
 ) -> None:
     node_a, node_b = start_nodes()
-    token = node_a.token(credentials).json()["access_token"]
+    token = node_a.token(reporting_client).json()["access_token"]
     response = node_b.export(token)
     assert response.status_code == 200
     assert [row["external_ref"] for row in response.json()] == ["A-1"]
 
 
 def test_a_revocation_through_the_cli_binds_both_nodes_at_once(
-    start_nodes: StartNodes, credentials: dict[str, Any], database_url: str
+    start_nodes: StartNodes, reporting_client: dict[str, Any], database_url: str
 ) -> None:
     node_a, node_b = start_nodes()
-    token = node_a.token(credentials).json()["access_token"]
+    token = node_a.token(reporting_client).json()["access_token"]
     assert [node_a.export(token).status_code, node_b.export(token).status_code] == [200, 200]
     revoked = subprocess.run(
         [sys.executable, "-m", "oms_export", "--database-url", database_url,
-         "clients", "revoke", credentials["client_id"]],
+         "clients", "revoke", reporting_client["client_id"]],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert revoked.returncode == 0, revoked.stderr
@@ -82,14 +72,14 @@ def test_a_revocation_through_the_cli_binds_both_nodes_at_once(
         response = node.export(token)
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_token"
-        assert node.token(credentials).status_code == 401
+        assert node.token(reporting_client).status_code == 401
 
 
 def test_the_rate_limits_are_shared_so_hits_on_both_nodes_add_up(
-    start_nodes: StartNodes, credentials: dict[str, Any]
+    start_nodes: StartNodes, reporting_client: dict[str, Any]
 ) -> None:
     node_a, node_b = start_nodes(rate_limit_per_minute="4", token_rate_limit_per_minute="2")
-    token = node_a.token(credentials).json()["access_token"]
+    token = node_a.token(reporting_client).json()["access_token"]
     codes = [node.export(token).status_code for node in (node_a, node_b, node_a, node_b)]
     assert codes == [200, 200, 200, 200]
     for node in (node_a, node_b):
@@ -97,21 +87,21 @@ def test_the_rate_limits_are_shared_so_hits_on_both_nodes_add_up(
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 60
 
-    guess = {**credentials, "client_secret": "a-wrong-guess"}
+    guess = {**reporting_client, "client_secret": "a-wrong-guess"}
     assert [node_a.token(guess).status_code, node_b.token(guess).status_code] == [401, 401]
     assert node_a.token(guess).status_code == 429
-    assert node_b.token(credentials).status_code == 429, "failures on A lock the id out on B"
+    assert node_b.token(reporting_client).status_code == 429, "failures on A lock the id out on B"
 
 
 def test_the_concurrent_export_cap_is_shared_across_nodes(
     start_nodes: StartNodes,
-    credentials: dict[str, Any],
+    reporting_client: dict[str, Any],
     engine: Engine,
     redis_space: RedisSpace,
 ) -> None:
     node_a, node_b = start_nodes(max_concurrent_exports="1")
-    token = node_a.token(credentials).json()["access_token"]
-    slot_key = redis_space.prefix + "slots:export:" + key_part(credentials["client_id"])
+    token = node_a.token(reporting_client).json()["access_token"]
+    slot_key = redis_space.prefix + "slots:export:" + key_part(reporting_client["client_id"])
     answers: list[httpx.Response] = []
     # Hold the orders table so the export on A waits inside its query, its slot taken.
     with engine.connect() as locker:

@@ -22,22 +22,13 @@ from oms_export.api.logs import JsonFormatter, log_config
 from oms_export.api.metrics import Metrics
 from oms_export.api.middleware import incoming_request_id, loggable_query
 from oms_export.api.state import ServiceState
-from oms_export.auth.clients import create_client
 from oms_export.settings import Settings
-from tests import factories as f
 from tests.api.conftest import LiveServer
 from tests.api.nodes import app_of
 
 PATH = "/export-api/order-item-details"
 SCOPE = "export-api.order-item-details"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture
-def credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
-    acme = f.company(engine, 1001, "order_manager")
-    f.order(engine, acme, "A-1", items=[{"sku": "TS", "quantity": 2}])
-    return create_client(engine, settings, name="reporting", company_ref_ids=[1001])
 
 
 def token_body(client: dict[str, Any], secret: str | None = None) -> str:
@@ -68,10 +59,10 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
 
 
 def test_metrics_are_prometheus_text_counting_requests_by_route_template_and_status(
-    http: httpx.Client, live_server: LiveServer, credentials: dict[str, Any]
+    http: httpx.Client, live_server: LiveServer, reporting_client: dict[str, Any]
 ) -> None:
     http.get("/health")
-    token = http.post("/token", content=token_body(credentials), headers=FORM).json()
+    token = http.post("/token", content=token_body(reporting_client), headers=FORM).json()
     http.get(
         PATH + "?filter[status:in]=8", headers={"Authorization": f"Bearer {token['access_token']}"}
     )
@@ -97,9 +88,9 @@ def test_metrics_are_prometheus_text_counting_requests_by_route_template_and_sta
 
 
 def test_an_export_over_http_reports_its_rows_and_duration(
-    http: httpx.Client, live_server: LiveServer, credentials: dict[str, Any]
+    http: httpx.Client, live_server: LiveServer, reporting_client: dict[str, Any]
 ) -> None:
-    token = http.post("/token", content=token_body(credentials), headers=FORM).json()
+    token = http.post("/token", content=token_body(reporting_client), headers=FORM).json()
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     assert len(http.get(PATH, headers=auth).json()) == 1
     assert http.get(PATH + "?format=csv", headers=auth).status_code == 200
@@ -160,10 +151,10 @@ def test_incoming_request_ids_are_checked_before_use() -> None:
 
 
 def test_one_access_line_per_request_with_id_route_status_duration_and_client(
-    http: httpx.Client, credentials: dict[str, Any], caplog: pytest.LogCaptureFixture
+    http: httpx.Client, reporting_client: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="oms_export.access"):
-        token = http.post("/token", content=token_body(credentials), headers=FORM).json()
+        token = http.post("/token", content=token_body(reporting_client), headers=FORM).json()
         response = http.get(
             PATH + "?filter[status:in]=8&format=csv",
             headers={"Authorization": f"Bearer {token['access_token']}", "X-Request-ID": "r-1"},
@@ -180,7 +171,7 @@ def test_one_access_line_per_request_with_id_route_status_duration_and_client(
         "path": PATH,
         "route": PATH,
         "status": 200,
-        "client_id": credentials["client_id"],
+        "client_id": reporting_client["client_id"],
     }
     assert line["query"] == "filter[status:in]=8&format=csv"
     assert isinstance(line["duration_ms"], float)
@@ -200,14 +191,14 @@ def test_query_values_are_logged_only_for_known_harmless_parameters() -> None:
 
 
 def test_no_secret_or_token_reaches_any_log_line(
-    http: httpx.Client, credentials: dict[str, Any], caplog: pytest.LogCaptureFixture
+    http: httpx.Client, reporting_client: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    secret = credentials["client_secret"]
+    secret = reporting_client["client_secret"]
     with caplog.at_level(logging.DEBUG):
-        token = http.post("/token", content=token_body(credentials), headers=FORM).json()[
+        token = http.post("/token", content=token_body(reporting_client), headers=FORM).json()[
             "access_token"
         ]
-        http.post("/token", content=token_body(credentials, "wrong-guess-xyz"), headers=FORM)
+        http.post("/token", content=token_body(reporting_client, "wrong-guess-xyz"), headers=FORM)
         auth = {"Authorization": f"Bearer {token}"}
         assert http.get(PATH, headers=auth).status_code == 200
         http.get(PATH + f"?access_token={token}", headers=auth)  # a client's mistake, 400
@@ -215,7 +206,7 @@ def test_no_secret_or_token_reaches_any_log_line(
         http.post(
             "/token",
             content=b"grant_type=client_credentials",
-            auth=(credentials["client_id"], secret),
+            auth=(reporting_client["client_id"], secret),
             headers=FORM,
         )
         access_lines(caplog, 6)

@@ -25,11 +25,9 @@ from oms_export.api.limits import (
 from oms_export.api.ratelimit import RateLimiter
 from oms_export.api.redis_limits import RedisExportSlots, redis_client
 from oms_export.api.state import ServiceState
-from oms_export.auth.clients import create_client
 from oms_export.db.engine import make_engine
 from oms_export.errors import RateLimited
 from oms_export.settings import Settings
-from tests import factories as f
 from tests.api.conftest import LiveServer
 from tests.api.nodes import app_of, free_port
 from tests.conftest import RedisSpace
@@ -37,13 +35,6 @@ from tests.conftest import RedisSpace
 PATH = "/export-api/order-item-details"
 SCOPE = "export-api.order-item-details"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture
-def client_credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
-    acme = f.company(engine, 1001, "order_manager")
-    f.order(engine, acme, "A-1", items=[{"sku": "TS", "quantity": 2}])
-    return create_client(engine, settings, name="reporting", company_ref_ids=[1001])
 
 
 def token_request(client: dict[str, Any], secret: str | None = None) -> str:
@@ -84,11 +75,11 @@ def two_nodes(settings: Settings, redis_space: RedisSpace) -> Iterator[Callable[
 
 
 def test_nodes_on_one_redis_share_the_export_rate_limit(
-    two_nodes: Callable[..., tuple[LiveServer, LiveServer]], client_credentials: dict[str, Any]
+    two_nodes: Callable[..., tuple[LiveServer, LiveServer]], reporting_client: dict[str, Any]
 ) -> None:
     node_a, node_b = two_nodes(rate_limit_per_minute=3)
     with node_a, node_b:
-        token = get_token(node_a.url, client_credentials)
+        token = get_token(node_a.url, reporting_client)
         codes = [export_status(url, token) for url in (node_a.url, node_b.url, node_a.url)]
         assert codes == [200, 200, 200]
         refused = httpx.get(node_b.url + PATH, headers={"Authorization": f"Bearer {token}"})
@@ -99,20 +90,20 @@ def test_nodes_on_one_redis_share_the_export_rate_limit(
 
 
 def test_without_redis_each_process_counts_its_own_requests(
-    two_nodes: Callable[..., tuple[LiveServer, LiveServer]], client_credentials: dict[str, Any]
+    two_nodes: Callable[..., tuple[LiveServer, LiveServer]], reporting_client: dict[str, Any]
 ) -> None:
     node_a, node_b = two_nodes(shared=False, rate_limit_per_minute=1)
     with node_a, node_b:
-        token = get_token(node_a.url, client_credentials)
+        token = get_token(node_a.url, reporting_client)
         assert [export_status(node_a.url, token), export_status(node_b.url, token)] == [200, 200]
         assert export_status(node_a.url, token) == 429
 
 
 def test_failed_token_attempts_add_up_across_nodes_on_one_redis(
-    two_nodes: Callable[..., tuple[LiveServer, LiveServer]], client_credentials: dict[str, Any]
+    two_nodes: Callable[..., tuple[LiveServer, LiveServer]], reporting_client: dict[str, Any]
 ) -> None:
     node_a, node_b = two_nodes(token_rate_limit_per_minute=2)
-    wrong = token_request(client_credentials, secret="a-wrong-guess")
+    wrong = token_request(reporting_client, secret="a-wrong-guess")
     with node_a, node_b:
         codes = [
             httpx.post(url + "/token", content=wrong, headers=FORM).status_code
@@ -120,22 +111,20 @@ def test_failed_token_attempts_add_up_across_nodes_on_one_redis(
         ]
         assert codes == [401, 401, 429]
         right = httpx.post(
-            node_b.url + "/token", content=token_request(client_credentials), headers=FORM
+            node_b.url + "/token", content=token_request(reporting_client), headers=FORM
         )
         assert right.status_code == 429, "the right secret waits too, or guessing goes on"
 
 
 def test_redis_down_answers_503_to_tokens_and_exports_while_health_stays_up(
-    settings: Settings, engine: Engine, client_credentials: dict[str, Any]
+    settings: Settings, engine: Engine, reporting_client: dict[str, Any]
 ) -> None:
     with LiveServer(settings, engine) as healthy:
-        token = get_token(healthy.url, client_credentials)
+        token = get_token(healthy.url, reporting_client)
     cut_off = settings.with_changes(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     with LiveServer(cut_off, engine) as node:
         for response in (
-            httpx.post(
-                node.url + "/token", content=token_request(client_credentials), headers=FORM
-            ),
+            httpx.post(node.url + "/token", content=token_request(reporting_client), headers=FORM),
             httpx.get(node.url + PATH, headers={"Authorization": f"Bearer {token}"}),
         ):
             assert response.status_code == 503

@@ -11,22 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
-from oms_export.auth.clients import create_client
-from oms_export.settings import Settings
-from tests import factories as f
 from tests.api.nodes import Node
 from tests.conftest import TEST_SECRET_KEY
 
 ENV = {"OMS_EXPORT_SECRET_KEY": TEST_SECRET_KEY}
-
-
-@pytest.fixture
-def credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
-    acme = f.company(engine, 1001, "order_manager")
-    f.order(engine, acme, "A-1", items=[{"sku": "TS", "quantity": 2}])
-    return create_client(engine, settings, name="reporting", company_ref_ids=[1001])
 
 
 @pytest.fixture
@@ -45,20 +34,20 @@ def start(nodes: list[Node], database_url: str, tmp_path: Path, *args: str) -> N
 
 
 def test_serve_logs_one_json_line_per_request_with_its_id_and_never_a_secret(
-    nodes: list[Node], database_url: str, tmp_path: Path, credentials: dict[str, Any]
+    nodes: list[Node], database_url: str, tmp_path: Path, reporting_client: dict[str, Any]
 ) -> None:
     node = start(nodes, database_url, tmp_path)
-    secret = credentials["client_secret"]
-    issued = node.token(credentials)
+    secret = reporting_client["client_secret"]
+    issued = node.token(reporting_client)
     token = issued.json()["access_token"]
     exported = node.export(token)
     assert exported.status_code == 200
-    wrong = node.token({**credentials, "client_secret": "wrong-guess-xyz"})
+    wrong = node.token({**reporting_client, "client_secret": "wrong-guess-xyz"})
     assert wrong.status_code == 401
     basic = httpx.post(
         node.url + "/token",
         content=b"grant_type=client_credentials",
-        auth=(credentials["client_id"], secret),
+        auth=(reporting_client["client_id"], secret),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert basic.status_code == 200
@@ -70,7 +59,7 @@ def test_serve_logs_one_json_line_per_request_with_its_id_and_never_a_secret(
     for response in (issued, exported, wrong, basic):
         assert response.headers["x-request-id"] in access
     export_line = access[exported.headers["x-request-id"]]
-    assert (export_line["status"], export_line["client_id"]) == (200, credentials["client_id"])
+    assert (export_line["status"], export_line["client_id"]) == (200, reporting_client["client_id"])
     assert any(line["message"] == "Application shutdown complete." for line in lines)
     output = stderr + node.stdout.read_text()
     for leaked in (secret, token, basic.json()["access_token"], "wrong-guess-xyz", "Bearer"):
@@ -90,10 +79,10 @@ def test_serve_log_format_text_writes_plain_lines(
 
 
 def test_serve_with_two_workers_answers_and_shuts_down_gracefully(
-    nodes: list[Node], database_url: str, tmp_path: Path, credentials: dict[str, Any]
+    nodes: list[Node], database_url: str, tmp_path: Path, reporting_client: dict[str, Any]
 ) -> None:
     node = start(nodes, database_url, tmp_path, "--workers", "2")
-    token = node.token(credentials).json()["access_token"]
+    token = node.token(reporting_client).json()["access_token"]
     assert [node.export(token).status_code for _ in range(4)] == [200] * 4
     metrics = httpx.get(node.url + "/metrics")
     assert metrics.status_code == 200

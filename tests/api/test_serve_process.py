@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,31 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.nodes import Node
+
 SCOPE = "export-api.order-item-details"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class ServeProcess(Node):
+    """`oms-export serve --demo`: a node that prints credentials and a curl before serving."""
 
-
-class ServeProcess:
     def __init__(self, database_url: str, cwd: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable, "-m", "oms_export", "--database-url", database_url,
-            "serve", "--demo", "--port", str(self.port),
-        ]  # fmt: skip
-        env = {**os.environ, "OMS_EXPORT_SECRET_KEY": "e2e-key"}
-        # Output goes to files: a pipe nobody drains would block the server once full.
-        self.stdout = cwd / f"serve-{self.port}.out"
-        with self.stdout.open("w") as out, (cwd / f"serve-{self.port}.err").open("w") as err:
-            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+        super().__init__(database_url, cwd, {"OMS_EXPORT_SECRET_KEY": "e2e-key"}, "--demo")
         self.credentials, self.curl = self._read_banner()
-        self._wait_healthy()
+        self.wait_healthy()
 
     def _read_banner(self) -> tuple[dict[str, str], str]:
         deadline = time.monotonic() + 60
@@ -53,20 +36,6 @@ class ServeProcess:
             time.sleep(0.05)
         raise RuntimeError(f"serve printed no credentials: {self.stdout.read_text()!r}")
 
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("serve did not become healthy")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=20)
-
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[ServeProcess]:
@@ -74,9 +43,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[ServeProcess]:
     try:
         yield server
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill()
 
 
 def test_serve_demo_prints_credentials_and_a_curl_that_work(served: ServeProcess) -> None:
@@ -105,7 +72,7 @@ def test_serve_demo_prints_credentials_and_a_curl_that_work(served: ServeProcess
 def test_serve_shuts_down_gracefully_on_sigterm(served: ServeProcess) -> None:
     # uvicorn finishes its shutdown, then re-raises the signal it caught, as a process should.
     assert served.stop() in (0, -signal.SIGTERM)
-    log = served.stdout.with_suffix(".err").read_text()
+    log = served.stderr.read_text()
     assert "Application shutdown complete." in log
     assert "Finished server process" in log
 
