@@ -95,7 +95,7 @@ def build_plan(
         columns += [_attribute("order", name) for name in order_names]
         columns += [_attribute("item", name) for name in item_names]
     keys = export_keys(names, order_names, item_names)
-    conditions = _conditions(query, entitled)
+    conditions = _conditions(query, entitled, in_id_order=dialect == "sqlite")
     if after_id is not None:
         conditions.append(o.c.id > after_id)
     next_after: int | None = None
@@ -147,11 +147,21 @@ def _price_id(price_list: str) -> Any:
     )
 
 
-def _conditions(query: ExportQuery, entitled: Entitlement) -> list[ColumnElement[bool]]:
+def _conditions(
+    query: ExportQuery, entitled: Entitlement, *, in_id_order: bool = False
+) -> list[ColumnElement[bool]]:
+    """Tenancy and filters as WHERE clauses.
+
+    ``in_id_order`` keeps SQLite from answering the tenancy test through its company indexes:
+    that plan has to sort the whole result before the first row, while a scan in order-id order
+    streams from the first order on (PostgreSQL's cursor planning finds that by itself).
+    """
     ids = sorted(entitled.company_ids)
-    conditions: list[ColumnElement[bool]] = [
-        or_(o.c.company_id.in_(ids), o.c.secondary_company_id.in_(ids))
-    ]
+    company: ColumnElement[Any] = o.c.company_id
+    secondary: ColumnElement[Any] = o.c.secondary_company_id
+    if in_id_order:
+        company, secondary = company + 0, secondary + 0  # an expression uses no index
+    conditions: list[ColumnElement[bool]] = [or_(company.in_(ids), secondary.in_(ids))]
     if entitled.company_filter_ids is not None:
         conditions.append(o.c.company_id.in_(sorted(entitled.company_filter_ids)))
     conditions.extend(_filter_condition(flt) for flt in query.filters)
