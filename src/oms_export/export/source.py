@@ -28,7 +28,8 @@ def stream_batches(conn: Connection, statement: Select[Any], batch_rows: int) ->
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor(name="oms_export") as cursor:
+    # Binary results: PostgreSQL skips formatting numbers as text and psycopg skips parsing them.
+    with driver.cursor(name="oms_export", binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
         while batch := cursor.fetchmany(batch_rows):
             yield batch
