@@ -11,12 +11,11 @@ import pytest
 from oms_export.admin.records import (
     ITEM_FIELDS,
     ORDER_FIELDS,
-    ORDER_TEXT_FIELDS,
     DuplicateKeys,
     parse_order,
     parse_product,
 )
-from oms_export.db.schema import ORDER_TEXT_COLUMNS, order_items, orders
+from oms_export.db.schema import order_items, orders
 from oms_export.errors import ImportRejected
 from oms_export.export.fields import FIELDS
 
@@ -311,7 +310,6 @@ def test_the_hash_changes_with_any_stored_value() -> None:
 
 
 def test_importable_order_fields_are_the_orders_columns_the_store_does_not_derive() -> None:
-    assert ORDER_TEXT_FIELDS == ORDER_TEXT_COLUMNS
     store_columns = {"id", "ref", "company_id", "secondary_company_id", "source_hash"}
     assert set(ORDER_FIELDS) == (set(orders.c.keys()) - store_columns) | {
         "company_ref_id",

@@ -33,26 +33,9 @@ from typing import Any, Final, NoReturn
 import orjson
 
 from oms_export.errors import ImportRejected
+from oms_export.order_text import ORDER_TEXT_FIELDS
 from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
 
-# Kept equal to ``db.schema.ORDER_TEXT_COLUMNS`` by a test; not imported, so that this module
-# stays free of the database layer.
-ORDER_TEXT_FIELDS: Final = (
-    *(f"shipping_address_{n}" for n in range(1, 6)),
-    "shipping_postcode",
-    "shipping_country_code",
-    *(f"billing_address_{n}" for n in range(1, 6)),
-    "billing_postcode",
-    "billing_country",
-    "customer_name",
-    "shipping_method",
-    "shipping_carrier",
-    "shipping_tracking",
-    "customer_email",
-    "payment_type",
-    "payment_trans_id",
-    "coupon_code",
-)
 PRICE_LISTS: Final = ("product", "base")
 _MAX_INT: Final = 2**31 - 1  # the store's INTEGER columns
 _HASH_VERSION: Final = 1  # bump when normalization changes, so re-imports rewrite old rows

@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from oms_export.order_text import ORDER_TEXT_FIELDS
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -130,22 +132,7 @@ product_ecommerce = Table(
     Column("dimensions", Text),
 )
 
-ORDER_TEXT_COLUMNS = (
-    *(f"shipping_address_{n}" for n in range(1, 6)),
-    "shipping_postcode",
-    "shipping_country_code",
-    *(f"billing_address_{n}" for n in range(1, 6)),
-    "billing_postcode",
-    "billing_country",
-    "customer_name",
-    "shipping_method",
-    "shipping_carrier",
-    "shipping_tracking",
-    "customer_email",
-    "payment_type",
-    "payment_trans_id",
-    "coupon_code",
-)
+ORDER_TEXT_COLUMNS = ORDER_TEXT_FIELDS
 
 orders = Table(
     "orders",
