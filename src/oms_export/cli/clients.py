@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from oms_export.auth.clients import create_client, list_clients, revoke_client, rotate_secret
-from oms_export.cli.context import echo_json, pass_settings, store
+from oms_export.cli.context import echo_json, echo_table, pass_settings, store
 from oms_export.settings import Settings
 
 
@@ -131,9 +130,6 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 ]
 
 
-_UNBOUNDED_WIDTH = 10_000
-
-
 def _print_table(clients: list[dict[str, Any]]) -> None:
     table = Table(box=None, header_style="bold")
     for title, _value in _COLUMNS:
@@ -142,8 +138,4 @@ def _print_table(clients: list[dict[str, Any]]) -> None:
     for client in clients:
         # Text, not str: a client named `[red]x` must print as written, not as Rich markup.
         table.add_row(*(Text(value(client)) for _title, value in _COLUMNS))
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped or redirected: no terminal width to fit, so print every cell whole.
-        console.width = _UNBOUNDED_WIDTH
-    console.print(table)
+    echo_table(table)

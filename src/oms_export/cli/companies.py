@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from oms_export.admin.companies import add_company, list_companies, set_subscription
-from oms_export.cli.context import echo_json, pass_settings, store
+from oms_export.cli.context import echo_json, echo_table, pass_settings, store
 from oms_export.db.schema import EXPORTING_LEVELS, SUBSCRIPTION_LEVELS
 from oms_export.settings import Settings
 
@@ -113,7 +112,4 @@ def _print_table(found: list[dict[str, Any]]) -> None:
         )
         # Text, not str: a name like `[red]x` prints as written, not as Rich markup.
         table.add_row(*(Text(str(cell)) for cell in cells))
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = 10_000  # piped: no terminal to fit, print every cell whole
-    console.print(table)
+    echo_table(table)

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 import orjson
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -50,6 +52,14 @@ def store(settings: Settings, *, after_failure: str = "") -> Iterator[Engine]:
 
 def _detail(exc: SQLAlchemyError) -> str:
     return str(exc.orig if isinstance(exc, DBAPIError) else exc).strip()
+
+
+def echo_table(table: Table) -> None:
+    """Print a Rich table; piped or redirected, with no terminal width to fit, cells print whole."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 10_000
+    console.print(table)
 
 
 def echo_json(value: Any) -> None:

@@ -121,7 +121,3 @@ def _sqlite_begin(connection: Connection) -> None:
     # Writers ask for the write lock up front, so two writers queue instead of deadlocking.
     immediate = connection.get_execution_options().get(WRITE_LOCK, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
