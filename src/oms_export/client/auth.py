@@ -45,7 +45,9 @@ class ClientCredentials(httpx.Auth):
     def __repr__(self) -> str:  # never show the secret
         return f"ClientCredentials({self._token_url!r}, client_id={self._form['client_id']!r})"
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
         flow = self._flow(request)
         outgoing = next(flow)
         while True:

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 from oms_export.client.errors import IncompleteBody
 
 EXPORT_PATH = "/export-api/order-item-details"
@@ -35,15 +37,15 @@ class Query:
     shape: Shape = "items"
     page_size: int = MAX_PAGE_SIZE
 
-    def params(self, cursor: str | None = None) -> list[tuple[str, str]]:
-        out = [("format", "ndjson"), ("page[size]", str(self.page_size))]
+    def params(self, cursor: str | None = None) -> httpx.QueryParams:
+        out: list[tuple[str, str | int | float | bool | None]] = [("format", "ndjson"), ("page[size]", str(self.page_size))]
         out += [(f"filter[{name}]", _value(value)) for name, value in self.filters.items()]
         out += [(f"options[{name}]", "1") for name in self.options]
         if self.shape != "items":
             out.append(("shape", self.shape))
         if cursor is not None:
             out.append(("page[after]", cursor))
-        return out
+        return httpx.QueryParams(out)
 
 
 def _value(value: FilterValue) -> str:
@@ -99,7 +101,7 @@ class Pager:
     bytes: int = 0
     retries: int = 0
 
-    def params(self) -> list[tuple[str, str]]:
+    def params(self) -> httpx.QueryParams:
         return self.query.params(self.cursor)
 
     def fresh(self, row: Row) -> bool:

@@ -36,8 +36,8 @@ class Retry:
         if isinstance(error, ApiError) and error.retry_after is not None:
             if error.retry_after > self.max_retry_after:
                 return None
-            return error.retry_after
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+            return float(error.retry_after)
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (failures - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 

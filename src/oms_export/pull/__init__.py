@@ -1,0 +1,1 @@
+"""``oms-export pull``: exports written to files or tables, once, and kept in sync incrementally."""
