@@ -31,6 +31,7 @@ from oms_export.db.engine import make_engine, normalize_url
 from oms_export.db.migrate import upgrade
 from oms_export.db.schema import metadata
 from oms_export.settings import Settings
+from tests.live import LiveServer
 
 POSTGRES_URL = os.environ.get(
     "OMS_EXPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -160,3 +161,10 @@ def redis_space() -> Iterator[RedisSpace]:
     for key in client.scan_iter(match=space.prefix + "*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def live_server(settings: Settings, engine: Engine) -> Iterator[LiveServer]:
+    """The service over real HTTP on a loopback port, on this test's database."""
+    with LiveServer(settings, engine) as server:
+        yield server

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.api.conftest import LiveServer
+from tests.live import LiveServer
 
 SCOPE = "export-api.order-item-details"
 EXPORT_PATH = "/export-api/order-item-details"

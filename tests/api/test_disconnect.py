@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from oms_export.admin.demo import load_demo
 from oms_export.settings import Settings
-from tests.api.conftest import LiveServer
+from tests.live import LiveServer
 
 ALL = (
     "options[includeProductOwner]=1&options[includeProductPrice]=1"

@@ -17,7 +17,7 @@ from oms_export.db.schema import access_tokens, oauth_clients
 from oms_export.export.fields import field_names
 from oms_export.settings import Settings
 from tests import factories as f
-from tests.api.conftest import LiveServer
+from tests.live import LiveServer
 
 PATH = "/export-api/order-item-details"
 SCOPE = "export-api.order-item-details"
