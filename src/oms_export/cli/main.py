@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("oms_export.cli.imports", "Import products or orders from JSON/NDJSON."),
     "demo": ("oms_export.cli.demo", "Load the deterministic demo data set."),
     "serve": ("oms_export.cli.serve", "Run the HTTP service."),
+    "pull": ("oms_export.cli.pull", "Pull an export into a file or table, or keep one in sync."),
 }
 
 

@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
@@ -125,11 +124,8 @@ class FileOutput:
     def __init__(self, path: Path, fmt: str) -> None:
         self.description = str(path)
         self._path = path
-        fd, temporary = tempfile.mkstemp(
-            dir=path.parent or ".", prefix=f".{path.name}.", suffix=".part"
-        )
-        self._temporary = Path(temporary)
-        self._stream: BinaryIO = os.fdopen(fd, "wb")
+        self._temporary = _partial(path)
+        self._stream: BinaryIO = open(self._temporary, "wb")  # noqa: SIM115  (closed at commit)
         self._encoder = encoder(fmt, self._stream)
 
     def write(self, rows: Sequence[Row]) -> None:
@@ -168,6 +164,11 @@ class StdoutOutput:
         self._stream.flush()
 
 
+def _partial(path: Path) -> Path:
+    """The one temporary name of ``path``: a run killed midway leaves it, the next overwrites it."""
+    return path.with_name(f".{path.name}.part")
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make a rename durable: on POSIX the directory entry is only safe once the directory is."""
     fd = os.open(directory or ".", os.O_RDONLY)
@@ -179,14 +180,14 @@ def _fsync_directory(directory: Path) -> None:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves either the old or the new content."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    temporary = _partial(path)
     try:
-        with os.fdopen(fd, "wb") as stream:
+        with open(temporary, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)

@@ -1,0 +1,290 @@
+"""``oms-export pull``: an export into a file, stdout or a table, once or as an incremental sync.
+
+Needs only the base package (httpx, orjson, click, rich): it talks to the service over HTTP like
+any reporting job would, never to its database.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import click
+from rich.console import Console
+
+from oms_export.client import ApiError, ExportClient, ExportError
+from oms_export.client.query import FilterValue, Shape
+from oms_export.pull.outputs import FORMATS, FileOutput, Output, StdoutOutput
+from oms_export.pull.progress import LiveProgress, NoProgress
+from oms_export.pull.run import Incremental, run_pull
+from oms_export.pull.state import StateError, SyncState, hold_lock
+
+INCLUDES: Final = {
+    "owner": "includeProductOwner",
+    "price": "includeProductPrice",
+    "ecommerce": "includeProductEcommerceInfo",
+    "attributes": "includeAttributes",
+}
+
+SUFFIX_FORMATS: Final = {
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
+
+DEFAULT_TABLE: Final = "order_item_details"
+
+# The service names the query parameter at fault; the user typed an option.
+_OPTION_OF_PARAMETER: Final = (
+    ("filter[status", "--status"),
+    ("filter[completion_datetime:lt", "--completed-before"),
+    ("filter[completion_datetime:g", "--completed-after"),
+    ("options[", "--include"),
+    ("shape", "--shape"),
+    ("page[size]", "--page-size"),
+)
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A datetime as the service takes it (``YYYY-MM-DD HH:MM:SS``, UTC)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a datetime; use 'YYYY-MM-DD HH:MM:SS' (UTC), 'YYYY-MM-DD' "
+            "or ISO 8601 such as 2020-03-06T12:00:00Z"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+    """``90s``, ``10m``, ``2h``, ``1d`` or plain seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", value)
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration; use e.g. 90s, 10m, 2h, 1d")
+    number, unit = match.groups()
+    return timedelta(seconds=int(number) * _UNITS[unit or "s"])
+
+
+def _includes(value: str | None) -> list[str]:
+    if not value:
+        return []
+    words = [word.strip() for word in value.split(",") if word.strip()]
+    if "all" in words:
+        return list(INCLUDES.values())
+    unknown = [word for word in words if word not in INCLUDES]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)} unknown; it accepts {', '.join(INCLUDES)} or all "
+            "(comma-separated)",
+            param_hint="--include",
+        )
+    return [INCLUDES[word] for word in dict.fromkeys(words)]
+
+
+def _status(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return ",".join(sorted({code.strip() for code in value.split(",")}, key=_numeric_first))
+
+
+def _numeric_first(code: str) -> tuple[int, str]:
+    return (int(code), "") if code.isdigit() else (-1, code)
+
+
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    """Service errors as one line naming the option the user typed."""
+    try:
+        yield
+    except ApiError as exc:
+        for prefix, option in _OPTION_OF_PARAMETER:
+            if exc.parameter and exc.parameter.startswith(prefix):
+                raise click.UsageError(f"{option}: {exc.error_description}") from None
+        raise click.ClickException(
+            f"the service answered {exc.status_code} {exc.error}: {exc.error_description}"
+        ) from None
+    except (ExportError, StateError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _output(
+    to: str | None, table: str, output: str | None, fmt: str | None, shape: Shape
+) -> Output:
+    if to is not None:
+        if output is not None or fmt is not None:
+            raise click.UsageError("--to writes a table: it takes no -o or --format")
+        if shape != "items":
+            raise click.UsageError("--to writes one row per item: it takes no --shape orders")
+        from oms_export.pull.table import TableOutput  # a database driver only when asked
+
+        try:
+            return TableOutput(to, table)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            raise click.ClickException(
+                f"--to {to.split(':')[0]} needs {exc.name}: pip install 'oms-export[postgres]'"
+            ) from None
+    path = Path(output) if output is not None and output != "-" else None
+    fmt = fmt or (SUFFIX_FORMATS.get(path.suffix.lower(), "json") if path else "json")
+    if shape == "orders" and fmt in ("csv", "parquet"):
+        raise click.UsageError(f"--format {fmt} holds flat rows: it takes no --shape orders")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ModuleNotFoundError:
+            raise click.ClickException(
+                "--format parquet needs pyarrow: pip install 'oms-export[parquet]'"
+            ) from None
+        if path is None and sys.stdout.isatty():
+            raise click.UsageError("parquet is binary: give -o FILE rather than a terminal")
+    return FileOutput(path, fmt) if path else StdoutOutput(fmt)
+
+
+@click.command("pull")
+@click.option(
+    "--url",
+    envvar="OMS_EXPORT_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    show_envvar=True,
+    help="The service's base URL.",
+)
+@click.option("--client-id", envvar="OMS_EXPORT_CLIENT_ID", required=True, show_envvar=True)
+@click.option(
+    "--client-secret",
+    envvar="OMS_EXPORT_CLIENT_SECRET",
+    required=True,
+    show_envvar=True,
+    help="Prefer the environment variable: a command line is visible to other users.",
+)
+@click.option("--status", help="Order status codes, comma-separated, e.g. 8,516.")
+@click.option("--completed-after", callback=_moment, help="Orders completed after this (UTC).")
+@click.option("--completed-before", callback=_moment, help="Orders completed before this (UTC).")
+@click.option(
+    "--include",
+    help="More fields, comma-separated: owner, price, ecommerce, attributes, or all.",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(["items", "orders"]),
+    default="items",
+    show_default=True,
+    help="One flat row per item, or one nested object per order.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format [default: from the -o suffix, else json].",
+)
+@click.option("-o", "--output", metavar="FILE", help="Write here instead of stdout ('-').")
+@click.option(
+    "--to", metavar="DATABASE_URL", help="Upsert into a table: sqlite:///FILE or postgresql://…"
+)
+@click.option("--table", default=DEFAULT_TABLE, show_default=True, help="The table --to writes to.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Incremental sync: deliver only completed rows this state file has not seen.",
+)
+@click.option(
+    "--lookback",
+    callback=_duration,
+    default="10m",
+    show_default=True,
+    help="With --state: how far before the last mark to look for late-completing orders.",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 10_000),
+    default=10_000,
+    show_default=True,
+    help="Orders per request; a failed request is retried from its page.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary.")
+def command(
+    url: str,
+    client_id: str,
+    client_secret: str,
+    status: str | None,
+    completed_after: str | None,
+    completed_before: str | None,
+    include: str | None,
+    shape: Shape,
+    fmt: str | None,
+    output: str | None,
+    to: str | None,
+    table: str,
+    state_path: Path | None,
+    lookback: timedelta,
+    page_size: int,
+    quiet: bool,
+) -> None:
+    """Pull order item details from the export service.
+
+    \b
+    Examples:
+        oms-export pull --url http://127.0.0.1:8000 --status 8,516 -o orders.csv
+        oms-export pull --include all --to sqlite:///reports.db --state sync.json
+    """
+    options = _includes(include)
+    status = _status(status)
+    filters: dict[str, FilterValue] = {}
+    if status:
+        filters["status:in"] = status
+    if completed_before:
+        filters["completion_datetime:lt"] = completed_before
+    incremental = None
+    with _api_errors(), _locked(state_path):
+        if state_path is not None:
+            fingerprint = {
+                "url": url.rstrip("/"),
+                "status": status,
+                "completed_after": completed_after,
+                "completed_before": completed_before,
+                "include": sorted(options),
+                "shape": shape,
+            }
+            state = SyncState.load(state_path, fingerprint)
+            incremental = Incremental(state_path, state, lookback)
+            bound = state.lower_bound(lookback)
+            if completed_after is None or completed_after < bound:
+                filters["completion_datetime:gte"] = bound
+            else:
+                filters["completion_datetime:gt"] = completed_after
+        elif completed_after:
+            filters["completion_datetime:gt"] = completed_after
+        destination = _output(to, table, output, fmt, shape)
+        console = Console(stderr=True)
+        watcher = LiveProgress(console) if console.is_terminal and not quiet else NoProgress()
+        with ExportClient(url, client_id, client_secret) as client, watcher:
+            rows = client.rows(filters, options, shape, page_size)
+            summary = run_pull(rows, rows.progress, destination, watcher, incremental)
+    if not quiet:
+        click.echo(summary.line(), err=True)
+
+
+@contextmanager
+def _locked(state_path: Path | None) -> Iterator[None]:
+    if state_path is None:
+        yield
+        return
+    with hold_lock(state_path):
+        yield

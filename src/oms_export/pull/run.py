@@ -1,0 +1,75 @@
+"""One pull: rows from the service, through the sync window, into an output, then the state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from oms_export.client.query import Pager, Row
+from oms_export.pull.outputs import Output
+from oms_export.pull.progress import Summary
+from oms_export.pull.state import SyncState, Window
+
+BATCH_ROWS = 2_000
+"""Rows handed to the output at a time; a batch grows past this only to finish an order."""
+
+
+class Watcher(Protocol):
+    def update(self, pager: Pager) -> None: ...
+
+
+class Incremental:
+    """``--state FILE`` with its loaded state and the lookback window."""
+
+    def __init__(self, path: Path, state: SyncState, lookback: timedelta) -> None:
+        self.path = path
+        self.state = state
+        self.lookback = lookback
+
+
+def run_pull(
+    rows: Iterable[Row],
+    pager: Pager,
+    output: Output,
+    watcher: Watcher,
+    incremental: Incremental | None = None,
+) -> Summary:
+    """Deliver ``rows`` to ``output``; the state advances only once the output is durable.
+
+    Batches end on an order boundary, so an output that commits a batch at a time never holds
+    half an order.
+    """
+    started = time.monotonic()
+    window = Window(incremental.state, incremental.lookback) if incremental else None
+    batch: list[Row] = []
+    try:
+        for row in rows:
+            if window is not None and not window.admit(row):
+                continue
+            if len(batch) >= BATCH_ROWS and row["id"] != batch[-1]["id"]:
+                output.write(batch)
+                watcher.update(pager)
+                batch = []
+            batch.append(row)
+        if batch:
+            output.write(batch)
+        watcher.update(pager)
+        output.commit()
+    except BaseException:
+        output.abort()
+        raise
+    if incremental is not None and window is not None:
+        window.next_state().save(incremental.path)
+    return Summary(
+        rows=pager.rows - (window.skipped if window else 0),
+        skipped=window.skipped if window else 0,
+        pages=pager.pages,
+        bytes=pager.bytes,
+        retries=pager.retries,
+        seconds=time.monotonic() - started,
+        destination=output.description,
+        high_water=window.high_water if window else None,
+    )
