@@ -17,7 +17,7 @@ from typing import Final
 import click
 from rich.console import Console
 
-from oms_export.client import ApiError, ExportClient, ExportError
+from oms_export.client import ApiError, ExportClient, ExportError, Retry
 from oms_export.client.query import FilterValue, Shape
 from oms_export.pull.outputs import FORMATS, FileOutput, Output, StdoutOutput
 from oms_export.pull.progress import LiveProgress, NoProgress
@@ -218,6 +218,13 @@ def _output(
     show_default=True,
     help="Orders per request; a failed request is retried from its page.",
 )
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=7,
+    show_default=True,
+    help="Retries of a request the service is too busy for or a connection dropped.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary.")
 def command(
     url: str,
@@ -235,6 +242,7 @@ def command(
     state_path: Path | None,
     lookback: timedelta,
     page_size: int,
+    retries: int,
     quiet: bool,
 ) -> None:
     """Pull order item details from the export service.
@@ -274,7 +282,8 @@ def command(
         destination = _output(to, table, output, fmt, shape)
         console = Console(stderr=True)
         watcher = LiveProgress(console) if console.is_terminal and not quiet else NoProgress()
-        with ExportClient(url, client_id, client_secret) as client, watcher:
+        retry = Retry(attempts=retries + 1)
+        with ExportClient(url, client_id, client_secret, retry=retry) as client, watcher:
             rows = client.rows(filters, options, shape, page_size)
             summary = run_pull(rows, rows.progress, destination, watcher, incremental)
     if not quiet:

@@ -1,0 +1,185 @@
+"""``oms-export pull`` as a user runs it: a real process against the real service, both stores."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import Engine
+
+from oms_export.admin.demo import load_demo
+from oms_export.settings import Settings
+from tests.client.pulling import ALL_OPTIONS, pull, service_export, service_rows
+from tests.live import LiveServer
+
+
+@pytest.fixture
+def demo(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """300 demo orders: every status, option and attribute; a client of five companies."""
+    return load_demo(engine, settings, orders=300, seed=3)
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_a_pull_writes_the_service_export_byte_for_byte(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"orders.{fmt}"
+    done = pull(live_server.url, demo, "--include", "all", "--page-size", "7", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    expected = service_export(live_server.url, demo, {**ALL_OPTIONS, "format": fmt}).content
+    assert out.read_bytes() == expected
+    assert len(expected) > 100_000
+
+
+def test_a_pull_to_stdout_takes_the_format_asked_for(
+    live_server: LiveServer, demo: dict[str, Any]
+) -> None:
+    done = pull(live_server.url, demo, "--status", "8,516", "--format", "ndjson")
+    assert done.returncode == 0, done.stderr
+    expected = service_export(
+        live_server.url, demo, {"filter[status:in]": "8,516", "format": "ndjson"}
+    )
+    assert done.stdout == expected.content
+    assert done.stdout.count(b"\n") > 10
+
+
+def test_a_pull_of_orders_nests_as_the_service_does(
+    live_server: LiveServer, demo: dict[str, Any]
+) -> None:
+    done = pull(live_server.url, demo, "--shape", "orders", "--include", "price,attributes")
+    assert done.returncode == 0, done.stderr
+    params = {
+        "shape": "orders",
+        "options[includeProductPrice]": "1",
+        "options[includeAttributes]": "1",
+    }
+    assert orjson.loads(done.stdout) == service_rows(live_server.url, demo, params)
+
+
+def test_filters_narrow_the_pull_as_they_narrow_the_export(
+    live_server: LiveServer, demo: dict[str, Any]
+) -> None:
+    args = ["--status", "516,8", "--completed-after", "2023-01-01T12:00:00+02:00"]
+    args += ["--completed-before", "2023-03-01"]
+    done = pull(live_server.url, demo, *args)
+    assert done.returncode == 0, done.stderr
+    params = {
+        "filter[status:in]": "8,516",
+        "filter[completion_datetime:gt]": "2023-01-01 10:00:00",
+        "filter[completion_datetime:lt]": "2023-03-01 00:00:00",
+    }
+    expected = service_rows(live_server.url, demo, params)
+    assert orjson.loads(done.stdout) == expected
+    assert 0 < len(expected) < len(service_rows(live_server.url, demo))
+
+
+def test_a_parquet_pull_holds_the_export_rows_with_typed_columns(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "orders.parquet"
+    done = pull(live_server.url, demo, "--include", "all", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(out)
+    expected = service_rows(live_server.url, demo, ALL_OPTIONS)
+    assert table.column_names == list(expected[0])
+    assert str(table.schema.field("items__quantity").type) == "int64"
+    assert str(table.schema.field("shipping_price").type) == "double"
+    got = table.to_pylist()
+    for row in got:
+        for key, value in row.items():
+            if key.endswith("_datetime") and value is not None:
+                row[key] = value.replace(tzinfo=None).isoformat(sep=" ")
+            elif key.endswith("_date") and value is not None:
+                row[key] = value.isoformat()
+    differences = [
+        (row["id"], key, value, want[key])
+        for row, want in zip(got, expected, strict=True)
+        for key, value in row.items()
+        if value != want[key]
+    ]
+    assert differences == []
+
+
+def test_no_file_is_left_half_written_when_the_pull_fails(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "reports" / "orders.json"
+    out.parent.mkdir()
+    out.write_bytes(b"previous")
+    done = pull(live_server.url, demo, "--status", "8,9999", "-o", str(out))
+    assert done.returncode == 2
+    assert out.read_bytes() == b"previous"
+    assert sorted(path.name for path in out.parent.iterdir()) == ["orders.json"]
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "says"),
+    [
+        (["--status", "8,9999"], "--status", "order status codes"),
+        (["--completed-after", "yesterday"], "--completed-after", "YYYY-MM-DD HH:MM:SS"),
+        (["--include", "owner,colour"], "--include", "owner, price, ecommerce, attributes"),
+        (["--lookback", "ten minutes"], "--lookback", "10m"),
+        (["--shape", "orders", "--format", "csv"], "--format csv", "flat rows"),
+        (["--to", "sqlite:///x.db", "-o", "x.json"], "--to", "no -o"),
+        (["--page-size", "0"], "--page-size", "1<=x<=10000"),
+    ],
+)
+def test_bad_input_is_a_usage_error_naming_the_option(
+    live_server: LiveServer, demo: dict[str, Any], args: list[str], option: str, says: str
+) -> None:
+    done = pull(live_server.url, demo, *args)
+    assert done.returncode == 2
+    error = done.stderr.decode()
+    assert option in error
+    assert says in error
+    assert done.stdout == b""
+
+
+def test_a_refused_client_fails_with_the_service_words_and_never_shows_the_secret(
+    live_server: LiveServer, demo: dict[str, Any]
+) -> None:
+    wrong = {**demo, "client_secret": demo["client_secret"][::-1]}
+    done = pull(live_server.url, wrong)
+    assert done.returncode == 1
+    assert "401 invalid_client" in done.stderr.decode()
+    assert wrong["client_secret"].encode() not in done.stdout + done.stderr
+    helped = pull(live_server.url, wrong, "--help")
+    assert b"OMS_EXPORT_CLIENT_SECRET" in helped.stdout
+    assert wrong["client_secret"].encode() not in helped.stdout
+
+
+def test_an_unreachable_service_fails_after_retrying_with_one_clear_line(
+    demo: dict[str, Any],
+) -> None:
+    done = pull("http://127.0.0.1:9", demo, "--retries", "2")
+    assert done.returncode == 1
+    [line] = done.stderr.decode().strip().splitlines()
+    assert line.startswith("Error: ConnectError")
+
+
+def test_off_a_terminal_only_the_summary_line_is_printed_and_quiet_prints_nothing(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "orders.csv"
+    done = pull(live_server.url, demo, "-o", str(out), "--page-size", "50")
+    [summary] = done.stderr.decode().splitlines()
+    rows = len(service_rows(live_server.url, demo))
+    assert summary.startswith(f"Pulled {rows:,} rows (")
+    assert f"-> {out}" in summary
+    quiet = pull(live_server.url, demo, "-o", str(out), "--quiet")
+    assert (quiet.returncode, quiet.stderr, quiet.stdout) == (0, b"", b"")
+
+
+def test_an_empty_pull_is_an_empty_array_or_file(
+    live_server: LiveServer, demo: dict[str, Any]
+) -> None:
+    empty = ["--completed-after", "2999-01-01"]
+    assert pull(live_server.url, demo, *empty).stdout == b"[]"
+    assert pull(live_server.url, demo, *empty, "--format", "csv").stdout == b""
+    assert (
+        io.BytesIO(pull(live_server.url, demo, *empty, "--format", "ndjson").stdout).read() == b""
+    )
