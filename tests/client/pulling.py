@@ -18,7 +18,7 @@ ALL_OPTIONS = {
 }
 
 
-def pull_command(url: str, credentials: dict[str, Any], *args: str) -> list[str]:
+def pull_command(url: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "oms_export", "pull", "--url", url, *args]
 
 
@@ -36,7 +36,7 @@ def pull(
 ) -> subprocess.CompletedProcess[bytes]:
     """``oms-export pull`` with the client's credentials in the environment, as a user runs it."""
     return subprocess.run(
-        pull_command(url, credentials, *args),
+        pull_command(url, *args),
         env=pull_env(credentials),
         capture_output=True,
         timeout=timeout,

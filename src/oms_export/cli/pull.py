@@ -22,7 +22,7 @@ from oms_export.client.query import FilterValue, Shape
 from oms_export.pull.outputs import FORMATS, FileOutput, Output, StdoutOutput
 from oms_export.pull.progress import LiveProgress, NoProgress
 from oms_export.pull.run import Incremental, run_pull
-from oms_export.pull.state import StateError, SyncState, hold_lock
+from oms_export.pull.state import StateError, SyncState, Window, hold_lock
 
 INCLUDES: Final = {
     "owner": "includeProductOwner",
@@ -270,11 +270,10 @@ def command(
                 "include": sorted(options),
                 "shape": shape,
             }
-            state = SyncState.load(state_path, fingerprint)
-            incremental = Incremental(state_path, state, lookback)
-            bound = state.lower_bound(lookback)
-            if completed_after is None or completed_after < bound:
-                filters["completion_datetime:gte"] = bound
+            window = Window(SyncState.load(state_path, fingerprint), lookback)
+            incremental = Incremental(state_path, window)
+            if completed_after is None or completed_after < window.bound:
+                filters["completion_datetime:gte"] = window.bound
             else:
                 filters["completion_datetime:gt"] = completed_after
         elif completed_after:

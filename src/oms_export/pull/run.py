@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from oms_export.client.query import Pager, Row
 from oms_export.pull.outputs import Output
 from oms_export.pull.progress import Summary
-from oms_export.pull.state import SyncState, Window
+from oms_export.pull.state import Window
 
 BATCH_ROWS = 2_000
 """Rows handed to the output at a time; a batch grows past this only to finish an order."""
@@ -22,12 +21,11 @@ class Watcher(Protocol):
 
 
 class Incremental:
-    """``--state FILE`` with its loaded state and the lookback window."""
+    """``--state FILE`` and the window of this run."""
 
-    def __init__(self, path: Path, state: SyncState, lookback: timedelta) -> None:
+    def __init__(self, path: Path, window: Window) -> None:
         self.path = path
-        self.state = state
-        self.lookback = lookback
+        self.window = window
 
 
 def run_pull(
@@ -43,7 +41,7 @@ def run_pull(
     half an order.
     """
     started = time.monotonic()
-    window = Window(incremental.state, incremental.lookback) if incremental else None
+    window = incremental.window if incremental else None
     batch: list[Row] = []
     try:
         for row in rows:

@@ -39,10 +39,15 @@ Key = tuple[int, int]
 
 @dataclass
 class SyncState:
-    """What one ``--state`` file holds; ``pull`` is the pull it belongs to (server and query)."""
+    """What one ``--state`` file holds; ``pull`` is the pull it belongs to (server and query).
+
+    ``delivered`` has every row delivered so far that completed at or after ``covered_from``,
+    with its completion time; rows from before it are never asked for again.
+    """
 
     pull: dict[str, Any]
     high_water: str | None = None
+    covered_from: str = BEGINNING
     delivered: dict[Key, str] = field(default_factory=dict)
 
     @classmethod
@@ -62,6 +67,7 @@ class SyncState:
             state = cls(
                 data["pull"],
                 data["high_water"],
+                data["covered_from"],
                 {(key[1], key[2]): key[0] for key in data["delivered"]},
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
@@ -77,30 +83,35 @@ class SyncState:
             )
         return state
 
-    def lower_bound(self, lookback: timedelta) -> str:
-        """The ``completion_datetime:gte`` this pull asks from."""
-        if self.high_water is None:
-            return BEGINNING
-        return _shift(self.high_water, -lookback)
-
     def save(self, path: Path) -> None:
         document = {
             "version": VERSION,
             "pull": self.pull,
             "high_water": self.high_water,
+            "covered_from": self.covered_from,
             "delivered": sorted([when, *key] for key, when in self.delivered.items()),
         }
         write_atomically(path, orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE))
 
 
 class Window:
-    """Admits the rows of one incremental pull and works out the state that follows it."""
+    """Admits the rows of one incremental pull and works out the state that follows it.
+
+    ``bound`` is the ``completion_datetime:gte`` to ask from: the mark minus the lookback, but
+    never before what the state covers, so a lookback made longer between runs cannot bring back
+    rows delivered before (it takes effect as the mark moves on).
+    """
 
     def __init__(self, state: SyncState, lookback: timedelta) -> None:
+        self._pull = state.pull
         self._previous = state.delivered
         self._lookback = lookback
-        self._pull = state.pull
         self._mark = state.high_water or BEGINNING
+        self.bound = (
+            BEGINNING
+            if state.high_water is None
+            else max(_shift(state.high_water, -lookback), state.covered_from)
+        )
         self._kept: dict[Key, str] = {}
         self._prune_at = 10_000
         self.skipped = 0
@@ -111,30 +122,35 @@ class Window:
         completed: str = row["completion_datetime"]
         if completed > self._mark:
             self._mark = completed
-        if key in self._previous:
-            self.skipped += 1
-            return False
+        # Kept with today's completion time even when skipped: a row whose time moved later
+        # must be remembered for as long as the window can meet it again.
         self._kept[key] = completed
         if len(self._kept) >= self._prune_at:
             self._prune()
+        if key in self._previous:
+            self.skipped += 1
+            return False
         return True
 
+    def _cutoff(self) -> str:
+        return max(_shift(self._mark, -self._lookback), self.bound)
+
     def _prune(self) -> None:
-        """Forget keys the next pull cannot meet again: the mark only rises, never the bound."""
-        cutoff = _shift(self._mark, -self._lookback)
+        """Forget keys the next pull cannot meet again: the mark, and so the cutoff, only rise."""
+        cutoff = self._cutoff()
         self._kept = {key: when for key, when in self._kept.items() if when >= cutoff}
         self._prune_at = max(10_000, 2 * len(self._kept))
 
     def next_state(self) -> SyncState:
         if self._mark == BEGINNING:
-            return SyncState(self._pull, None, dict(self._previous))
-        cutoff = _shift(self._mark, -self._lookback)
+            return SyncState(self._pull, None, BEGINNING, dict(self._previous))
+        cutoff = self._cutoff()
         delivered = {
             key: when
             for key, when in (*self._previous.items(), *self._kept.items())
             if when >= cutoff
         }
-        return SyncState(self._pull, self._mark, delivered)
+        return SyncState(self._pull, self._mark, cutoff, delivered)
 
     @property
     def high_water(self) -> str | None:
