@@ -23,8 +23,8 @@ from oms_export.api.metrics import Metrics
 from oms_export.api.middleware import incoming_request_id, loggable_query
 from oms_export.api.state import ServiceState
 from oms_export.settings import Settings
-from tests.live import LiveServer
 from tests.api.nodes import app_of
+from tests.live import LiveServer
 
 PATH = "/export-api/order-item-details"
 SCOPE = "export-api.order-item-details"

@@ -28,9 +28,9 @@ from oms_export.api.state import ServiceState
 from oms_export.db.engine import make_engine
 from oms_export.errors import RateLimited
 from oms_export.settings import Settings
-from tests.live import LiveServer
 from tests.api.nodes import app_of, free_port
 from tests.conftest import RedisSpace
+from tests.live import LiveServer
 
 PATH = "/export-api/order-item-details"
 SCOPE = "export-api.order-item-details"

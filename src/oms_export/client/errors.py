@@ -60,7 +60,7 @@ class ConnectionFailed(ExportError):
     """The connection failed or the body was cut short, and retrying did not help."""
 
 
-class IncompleteBody(ExportError):
+class IncompleteBody(ConnectionFailed):
     """A response body ended inside a row: the connection was cut mid-transfer."""
 
 

@@ -38,7 +38,10 @@ class Query:
     page_size: int = MAX_PAGE_SIZE
 
     def params(self, cursor: str | None = None) -> httpx.QueryParams:
-        out: list[tuple[str, str | int | float | bool | None]] = [("format", "ndjson"), ("page[size]", str(self.page_size))]
+        out: list[tuple[str, str | int | float | bool | None]] = [
+            ("format", "ndjson"),
+            ("page[size]", str(self.page_size)),
+        ]
         out += [(f"filter[{name}]", _value(value)) for name, value in self.filters.items()]
         out += [(f"options[{name}]", "1") for name in self.options]
         if self.shape != "items":
@@ -60,7 +63,7 @@ def _value(value: FilterValue) -> str:
     return ",".join(str(item) for item in value)
 
 
-_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?(?=\s*(?:[;,]|$))')  # not rel="next-archive"
 
 
 def next_cursor(link: str | None) -> str | None:

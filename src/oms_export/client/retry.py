@@ -53,7 +53,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not '²', which isdigit() but float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)
