@@ -183,3 +183,13 @@ def test_an_empty_pull_is_an_empty_array_or_file(
     assert (
         io.BytesIO(pull(live_server.url, demo, *empty, "--format", "ndjson").stdout).read() == b""
     )
+
+
+def test_a_table_that_cannot_be_opened_is_one_line_naming_it(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path}/no/such/dir/reports.db"
+    done = pull(live_server.url, demo, "--to", target)
+    assert done.returncode == 1
+    [line] = done.stderr.decode().strip().splitlines()
+    assert line.startswith(f"Error: cannot open table order_item_details in {target}: ")

@@ -151,6 +151,29 @@ def table_rows(path: Path, table: str) -> list[tuple[int, int | None]]:
         return conn.execute(query).fetchall()
 
 
+def runs_killed_then_finished(
+    command: list[str], env: dict[str, str], delays: tuple[float, ...], state: Path, out: Path
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Pulls SIGKILLed after each delay, then one left to finish; the exit statuses, and the
+    rows a reader collected: the output of each run that replaced the state file (its commit)."""
+    statuses, collected = [], []
+    for delay in (*delays, None):
+        before = state.read_bytes() if state.exists() else b""
+        if delay is None:
+            statuses.append(
+                subprocess.run(command, env=env, check=False, capture_output=True).returncode
+            )
+        else:
+            statuses.append(kill_during(command, env, delay))
+        if state.exists() and state.read_bytes() != before and out.exists():
+            collected += ndjson(out)
+    return statuses, collected
+
+
+def in_table_order(rows: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    return sorted(rows, key=lambda key: (key[0], key[1] or 0))
+
+
 @pytest.mark.parametrize("target", ["file", "table"])
 def test_killing_a_pull_at_any_moment_and_running_it_again_delivers_every_row_once(
     live_server: LiveServer, demo: dict[str, Any], engine: Engine, tmp_path: Path, target: str
@@ -159,31 +182,28 @@ def test_killing_a_pull_at_any_moment_and_running_it_again_delivers_every_row_on
     where = ["-o", str(out)] if target == "file" else ["--to", f"sqlite:///{db}", "--table", "t"]
     args = ["--state", str(state), "--page-size", "1", "--quiet", *where]
     command, env = pull_command(live_server.url, *args), pull_env(demo)
-    expected = keys(service_rows(live_server.url, demo, COMPLETED))
 
-    killed = [kill_during(command, env, delay) for delay in (0.4, 0.9, 1.6)]
-    assert -signal.SIGKILL in killed  # at least one kill landed mid-run
-    assert not state.exists() or killed[-1] == 0
-    finish = pull(live_server.url, demo, *args)
-    assert finish.returncode == 0, finish.stderr
+    statuses, collected = runs_killed_then_finished(command, env, (0.3, 0.8, 1.5), state, out)
+    assert -signal.SIGKILL in statuses[:-1]  # at least one kill landed mid-run
+    assert statuses[-1] == 0
+    first = keys(service_rows(live_server.url, demo, COMPLETED))
     if target == "file":
-        assert keys(ndjson(out)) == expected
+        assert keys(collected) == first
         assert not (tmp_path / ".out.ndjson.part").exists()
     else:
-        assert table_rows(db, "t") == sorted(expected, key=lambda key: (key[0], key[1] or 0))
+        assert table_rows(db, "t") == in_table_order(first)
 
-    new = f.order(
-        engine,
-        company_id(engine, 1002),
-        "LATER",
-        items=[{"sku": "A", "quantity": 1}],
-        completion_datetime=datetime(2099, 1, 1),
-    )
-    killed = [kill_during(command, env, delay) for delay in (0.2, 0.5)]
-    finish = pull(live_server.url, demo, *args)
-    assert finish.returncode == 0, finish.stderr
+    items = [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 2}]
+    later = datetime(2099, 1, 1)
+    for n in range(3):
+        f.order(
+            engine, company_id(engine, 1002), f"LATER-{n}", items=items, completion_datetime=later
+        )
+    statuses, collected = runs_killed_then_finished(command, env, (0.2, 0.4), state, out)
+    assert statuses[-1] == 0
+    everything = keys(service_rows(live_server.url, demo, COMPLETED))
     if target == "file":
-        assert [row["id"] for row in ndjson(out)] == [new]
+        assert keys(collected) == everything[len(first) :]
+        assert len(collected) == 6
     else:
-        everything = keys(service_rows(live_server.url, demo, COMPLETED))
-        assert table_rows(db, "t") == sorted(everything, key=lambda key: (key[0], key[1] or 0))
+        assert table_rows(db, "t") == in_table_order(everything)

@@ -23,6 +23,7 @@ from oms_export.pull.outputs import FORMATS, FileOutput, Output, StdoutOutput
 from oms_export.pull.progress import LiveProgress, NoProgress
 from oms_export.pull.run import Incremental, run_pull
 from oms_export.pull.state import StateError, SyncState, Window, hold_lock
+from oms_export.pull.table import TableError, TableOutput
 
 INCLUDES: Final = {
     "owner": "includeProductOwner",
@@ -107,8 +108,8 @@ def _numeric_first(code: str) -> tuple[int, str]:
 
 
 @contextmanager
-def _api_errors() -> Iterator[None]:
-    """Service errors as one line naming the option the user typed."""
+def _reported_errors() -> Iterator[None]:
+    """Every failure as one line; a service error names the option the user typed."""
     try:
         yield
     except ApiError as exc:
@@ -118,7 +119,7 @@ def _api_errors() -> Iterator[None]:
         raise click.ClickException(
             f"the service answered {exc.status_code} {exc.error}: {exc.error_description}"
         ) from None
-    except (ExportError, StateError) as exc:
+    except (ExportError, StateError, TableError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -130,7 +131,6 @@ def _output(
             raise click.UsageError("--to writes a table: it takes no -o or --format")
         if shape != "items":
             raise click.UsageError("--to writes one row per item: it takes no --shape orders")
-        from oms_export.pull.table import TableOutput  # a database driver only when asked
 
         try:
             return TableOutput(to, table)
@@ -260,7 +260,7 @@ def command(
     if completed_before:
         filters["completion_datetime:lt"] = completed_before
     incremental = None
-    with _api_errors(), _locked(state_path):
+    with _reported_errors(), _locked(state_path):
         if state_path is not None:
             fingerprint = {
                 "url": url.rstrip("/"),

@@ -23,7 +23,11 @@ FORMATS: Final = ("json", "ndjson", "csv", "parquet")
 
 
 class Output(Protocol):
-    """A destination for rows, committed once at the end of a pull."""
+    """A destination for rows: ``commit`` once at the end makes them durable.
+
+    A file output leaves no trace on ``abort``; a table output has committed each batch as it
+    was written (delivering them again changes nothing) and only closes.
+    """
 
     description: str
 
@@ -41,6 +45,8 @@ class Encoder(Protocol):
 
     def finish(self) -> None: ...
 
+    def abort(self) -> None: ...
+
 
 class NdjsonEncoder:
     def __init__(self, stream: BinaryIO) -> None:
@@ -52,6 +58,9 @@ class NdjsonEncoder:
         )
 
     def finish(self) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
@@ -69,6 +78,9 @@ class JsonEncoder:
 
     def finish(self) -> None:
         self._stream.write(b"[]" if self._separator == b"[" else b"]")
+
+    def abort(self) -> None:
+        pass
 
 
 class CsvEncoder:
@@ -94,6 +106,9 @@ class CsvEncoder:
         self._text.truncate()
 
     def finish(self) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
@@ -140,6 +155,7 @@ class FileOutput:
         _fsync_directory(self._path.parent)
 
     def abort(self) -> None:
+        self._encoder.abort()
         self._stream.close()
         self._temporary.unlink(missing_ok=True)
 
@@ -161,6 +177,7 @@ class StdoutOutput:
         self._stream.flush()
 
     def abort(self) -> None:
+        self._encoder.abort()
         self._stream.flush()
 
 
