@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from oms_export.admin.demo import load_demo
 from oms_export.settings import Settings
+from tests.client.faultproxy import FaultProxy
 from tests.client.pulling import ALL_OPTIONS, pull, service_export, service_rows
 from tests.live import LiveServer
 
@@ -193,3 +194,32 @@ def test_a_table_that_cannot_be_opened_is_one_line_naming_it(
     assert done.returncode == 1
     [line] = done.stderr.decode().strip().splitlines()
     assert line.startswith(f"Error: cannot open table order_item_details in {target}: ")
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_faults_on_the_way_change_nothing_in_what_a_pull_writes(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path, fmt: str
+) -> None:
+    export = "/export-api/order-item-details"
+    out = tmp_path / f"orders.{fmt}"
+    with FaultProxy(live_server.url) as proxy:
+        busy = {"error": "rate_limited", "error_description": "slow down"}
+        # Each fault waits for its skip requests after the one before it: 429, page 1, 503,
+        # page 2 cut, page 2 again, 401 on page 3 (a new token), the rest clean.
+        proxy.reply(export, 429, busy, headers={"Retry-After": "1"})
+        proxy.reply(
+            export, 503, {"error": "temporarily_unavailable", "error_description": "x"}, skip=1
+        )
+        proxy.cut(export, after=30_000)
+        expired = 'Bearer realm="oms-export", error="invalid_token"'
+        proxy.reply(
+            export, 401, {"error": "invalid_token"}, headers={"WWW-Authenticate": expired}, skip=1
+        )
+        done = pull(proxy.url, demo, "--include", "all", "--page-size", "60", "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        assert proxy.pending == []
+        assert proxy.errors == []
+        assert [s.status for s in proxy.requests("/token")] == [200, 200]
+    expected = service_export(live_server.url, demo, {**ALL_OPTIONS, "format": fmt}).content
+    assert out.read_bytes() == expected
+    assert "3 retries" in done.stderr.decode()
