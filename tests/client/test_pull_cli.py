@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from oms_export.admin.demo import load_demo
 from oms_export.settings import Settings
 from tests.client.faultproxy import FaultProxy
 from tests.client.pulling import ALL_OPTIONS, pull, service_export, service_rows
+from tests.client.test_table_output import Target
 from tests.live import LiveServer
 
 
@@ -223,3 +225,26 @@ def test_faults_on_the_way_change_nothing_in_what_a_pull_writes(
     expected = service_export(live_server.url, demo, {**ALL_OPTIONS, "format": fmt}).content
     assert out.read_bytes() == expected
     assert "3 retries" in done.stderr.decode()
+
+
+def test_a_pull_into_a_table_holds_the_export_rows_and_a_second_changes_nothing(
+    live_server: LiveServer, demo: dict[str, Any], database_url: str, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        target = Target("sqlite", f"sqlite:///{tmp_path}/reports.db")
+    else:  # a table beside the store's own, in the same PostgreSQL database, dropped after
+        target = Target("postgresql", database_url.replace("+psycopg", ""))
+    expected = service_rows(live_server.url, demo, ALL_OPTIONS)
+    try:
+        for _ in range(2):
+            args = ["--include", "all", "--page-size", "50", "--to", target.url]
+            done = pull(live_server.url, demo, *args)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout == b""
+            assert target.rows() == sorted(
+                expected, key=lambda row: (row["id"], row["items__id"] or 0)
+            )
+    finally:
+        if target.backend == "postgresql":
+            with psycopg.connect(target.url, autocommit=True) as conn:
+                conn.execute("DROP TABLE IF EXISTS order_item_details")
