@@ -248,3 +248,14 @@ def test_a_pull_into_a_table_holds_the_export_rows_and_a_second_changes_nothing(
         if target.backend == "postgresql":
             with psycopg.connect(target.url, autocommit=True) as conn:
                 conn.execute("DROP TABLE IF EXISTS order_item_details")
+
+
+def test_an_output_file_that_cannot_be_written_is_one_line_naming_it(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "missing" / "orders.json"
+    done = pull(live_server.url, demo, "-o", str(out))
+    assert done.returncode == 1
+    [line] = done.stderr.decode().strip().splitlines()
+    assert line.startswith(f"Error: {out.parent / '.orders.json.part'}: ")
+    assert line.endswith("No such file or directory")

@@ -121,6 +121,9 @@ def _reported_errors() -> Iterator[None]:
         ) from None
     except (ExportError, StateError, TableError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # the output or state file: a missing directory, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
 
 def _output(
