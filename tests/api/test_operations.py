@@ -220,7 +220,7 @@ def test_no_secret_or_token_reaches_any_log_line(
         assert leaked not in everything
 
 
-def test_unhandled_errors_are_logged_with_the_request_id(
+def test_unhandled_errors_are_logged_and_answered_with_the_request_id(
     settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = LiveServer(settings, engine)
@@ -234,6 +234,7 @@ def test_unhandled_errors_are_logged_with_the_request_id(
         access_lines(caplog, 1)
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
+    assert response.headers.get_list("X-Request-ID") == ["trace-42"]
     [error] = [r for r in caplog.records if r.getMessage() == "unhandled error"]
     assert getattr(error, "request_id", None) == "trace-42"
     [access] = [r for r in caplog.records if r.name == "oms_export.access"]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from oms_export import errors
+from oms_export.api.middleware import REQUEST_ID_HEADER
 from oms_export.api.responses import json_response
 from oms_export.db.engine import is_statement_timeout
 
@@ -84,9 +85,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         request_id = request.scope.get("state", {}).get("request_id")
         log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id})
+        # Starlette answers an unhandled error outside the middleware that sets the header.
         return json_response(
             {"error": "server_error", "error_description": "Internal error; it has been logged."},
             status=500,
+            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
         )
 
     async def on_database_error(request: Request, exc: Exception) -> Response:

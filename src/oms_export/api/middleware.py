@@ -52,7 +52,9 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), header]}
+                headers = message.get("headers", [])
+                if not any(name.lower() == header[0] for name, _ in headers):
+                    message = {**message, "headers": [*headers, header]}
             await send(message)
 
         error: str | None = None
