@@ -103,6 +103,23 @@ def test_one_row_per_item_with_order_fields_repeated_and_itemless_order_once(sto
     assert rows[2]["items__status_name"] is None
 
 
+@pytest.mark.parametrize(("batch_rows", "sizes"), [(1, [1, 1, 1]), (2, [2, 1]), (1000, [3])])
+def test_batches_hold_at_most_batch_rows_and_together_every_row_in_order(
+    store: Engine, batch_rows: int, sizes: list[int]
+) -> None:
+    # On PostgreSQL, FETCHes after the first bring two batches; they still come one by one.
+    principal = principal_for(store, 1001)
+    query = parse_export_query([])
+    entitled = entitlement(principal, query)
+    export = start_export(
+        store, query, entitled, client_id="c", cursor_key=b"k", batch_rows=batch_rows
+    )
+    batches = list(export.row_batches())
+    assert [len(batch) for batch in batches] == sizes
+    assert [row for batch in batches for row in batch] == export_rows(store, principal)
+    assert export.rows == 3
+
+
 def test_rows_have_exactly_the_always_fields_in_spec_order_without_options(store: Engine) -> None:
     rows = export_rows(store, principal_for(store, 1001))
     always = [name for name, option in FIELDS if option == "always"]

@@ -21,7 +21,7 @@ from oms_export.export.params import ExportQuery
 from oms_export.export.query import ExportPlan, build_plan
 from oms_export.export.rows import BOOLEAN_FIELDS, row_builder
 from oms_export.export.shapes import nest_orders
-from oms_export.export.source import Batch, interrupt, stream_batches
+from oms_export.export.source import Batch, Fetched, interrupt, stream_batches
 from oms_export.export.tenancy import Entitlement
 
 
@@ -32,12 +32,12 @@ class Export:
         self,
         conn: Connection,
         plan: ExportPlan,
-        batches: Iterator[Batch],
+        reads: Iterator[Fetched],
         query: ExportQuery,
         next_cursor: str | None,
     ) -> None:
         self._conn = conn
-        self._batches = batches
+        self._reads = reads
         self.plan = plan
         self.query = query
         self.next_cursor = next_cursor
@@ -49,11 +49,12 @@ class Export:
 
     def raw_batches(self) -> Iterator[Batch]:
         """Result tuples in the plan's key order, a batch at a time."""
-        self._prefetch = _Prefetch(self._batches)
+        self._prefetch = _Prefetch(self._reads)
         try:
-            for part in self._prefetch:
-                self.rows += len(part)
-                yield part
+            for fetched in self._prefetch:
+                for part in fetched:  # decoded here, while the prefetch thread fetches the next
+                    self.rows += len(part)
+                    yield part
             self._finished = True
         finally:
             self.close()
@@ -82,36 +83,39 @@ class Export:
         if self._closed:
             return
         self._closed = True
-        if not self._finished:
+        # Read once: a consumer still running on another thread takes the stopped prefetch for
+        # the end of the rows, and may set _finished meanwhile.
+        finished = self._finished
+        if not finished:
             interrupt(self._conn)
         if self._prefetch is not None:
             self._prefetch.stop()
-        if not self._finished:
+        if not finished:
             self._conn.invalidate()
         self._conn.close()
 
 
 class _Prefetch:
-    """Reads result batches on a thread of its own, up to ``depth`` ahead of the consumer.
+    """Reads from the database on a thread of its own, up to ``depth`` reads ahead of the consumer.
 
-    The database produces the next batch while Python encodes this one: the driver waits for
-    the network without the GIL, so the two overlap on two cores.
+    The database produces the next read while Python decodes and encodes this one: the driver
+    waits for the network without the GIL, so the two overlap on two cores.
     """
 
     _END = object()
 
-    def __init__(self, batches: Iterator[Batch], depth: int = 2) -> None:
+    def __init__(self, reads: Iterator[Fetched], depth: int = 1) -> None:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stopping = threading.Event()
         self._thread = threading.Thread(
-            target=self._read, args=(batches,), name="export-prefetch", daemon=True
+            target=self._read, args=(reads,), name="export-prefetch", daemon=True
         )
         self._thread.start()
 
-    def _read(self, batches: Iterator[Batch]) -> None:
+    def _read(self, reads: Iterator[Fetched]) -> None:
         try:
-            for part in batches:
-                if not self._put(part):
+            for fetched in reads:
+                if not self._put(fetched):
                     return
             self._put(self._END)
         except BaseException as exc:  # handed to the consumer, raised there
@@ -126,7 +130,7 @@ class _Prefetch:
                 continue
         return False
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __iter__(self) -> Iterator[Fetched]:
         while True:
             try:
                 item = self._queue.get(timeout=0.05)
@@ -169,10 +173,10 @@ def start_export(
             # JIT compiling this wide statement costs more than it saves (seconds, measured).
             conn.exec_driver_sql("SET LOCAL jit = off")
         plan = build_plan(conn, query, entitled, after_id=after_id)
-        batches = stream_batches(conn, plan.statement, batch_rows)
-        # The first batch is read here, so a failing statement is an error response, not a
+        reads = stream_batches(conn, plan.statement, batch_rows)
+        # The first read happens here, so a failing statement is an error response, not a
         # broken stream; the rest is read while the response is sent.
-        batches = chain([next(batches, [])], batches)
+        reads = chain([next(reads, [])], reads)
     except BaseException:
         conn.invalidate()
         raise
@@ -181,4 +185,4 @@ def start_export(
         if plan.next_after is None
         else make_cursor(cursor_key, client_id, query, plan.next_after)
     )
-    return Export(conn, plan, batches, query, next_cursor)
+    return Export(conn, plan, reads, query, next_cursor)
