@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
 import httpx
@@ -123,6 +123,19 @@ def _query(
     return Query(dict(filters or {}), tuple(options), shape, page_size)
 
 
+def _http_options(
+    base_url: str, client_id: str, client_secret: str, scope: str, timeout: float
+) -> dict[str, Any]:
+    """What the sync and async clients give their httpx client alike."""
+    base_url = base_url.rstrip("/")
+    return {
+        "base_url": base_url,
+        "auth": ClientCredentials(f"{base_url}/token", client_id, client_secret, scope),
+        "timeout": timeout,
+        "headers": {"User-Agent": USER_AGENT},
+    }
+
+
 class ExportClient:
     """A client of one export service, holding one HTTP connection pool and one token.
 
@@ -141,15 +154,9 @@ class ExportClient:
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        base_url = base_url.rstrip("/")
         self.retry = retry or Retry()
-        self._http = httpx.Client(
-            base_url=base_url,
-            auth=ClientCredentials(f"{base_url}/token", client_id, client_secret, scope),
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": USER_AGENT},
-        )
+        options = _http_options(base_url, client_id, client_secret, scope, timeout)
+        self._http = httpx.Client(transport=transport, **options)
 
     def rows(
         self,
@@ -190,15 +197,9 @@ class AsyncExportClient:
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        base_url = base_url.rstrip("/")
         self.retry = retry or Retry()
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            auth=ClientCredentials(f"{base_url}/token", client_id, client_secret, scope),
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": USER_AGENT},
-        )
+        options = _http_options(base_url, client_id, client_secret, scope, timeout)
+        self._http = httpx.AsyncClient(transport=transport, **options)
 
     def rows(
         self,
