@@ -59,11 +59,12 @@ def run_pull(
     except BaseException:
         output.abort()
         raise
-    if incremental is not None and window is not None:
-        window.next_state().save(incremental.path)
+    if incremental is not None:
+        incremental.window.next_state().save(incremental.path)
+    skipped = window.skipped if window else 0
     return Summary(
-        rows=pager.rows - (window.skipped if window else 0),
-        skipped=window.skipped if window else 0,
+        rows=pager.rows - skipped,
+        skipped=skipped,
         pages=pager.pages,
         bytes=pager.bytes,
         retries=pager.retries,
