@@ -218,3 +218,25 @@ def test_attribute_columns_come_only_from_the_filtered_result(store: Engine) -> 
         store, principal_for(store, 1001), "options[includeAttributes]=1&filter[status]=1"
     )
     assert [k for k in rows[0] if "attributes__" in k] == []
+
+
+def test_each_attribute_value_lands_in_its_own_column_whatever_the_names(engine: Engine) -> None:
+    # The values of an order's (or item's) attributes are gathered in one read; each must still
+    # reach the column of its own name, also for names SQL would need to quote.
+    retailer = f.company(engine, 1001, "order_manager")
+    f.order(
+        engine, retailer, "A", attributes={"zeta": "z1", 'say "hi"': "q1", "Größe": "g1"},
+        items=[{"sku": "X", "attributes": {"b side": "b1", "a-side": "a1"}},
+               {"sku": "Y", "attributes": {"b side": "b2"}}, {"sku": "Z"}],
+    )  # fmt: skip
+    f.order(engine, retailer, "B", attributes={"Größe": "g2"})  # no items
+    rows = export_rows(engine, principal_for(engine, 1001), "options[includeAttributes]=1")
+    attributes = [{k: v for k, v in row.items() if "attributes__" in k} for row in rows]
+    order_a = {"attributes__Größe": "g1", 'attributes__say "hi"': "q1", "attributes__zeta": "z1"}
+    assert attributes == [
+        {**order_a, "items__attributes__a-side": "a1", "items__attributes__b side": "b1"},
+        {**order_a, "items__attributes__a-side": None, "items__attributes__b side": "b2"},
+        {**order_a, "items__attributes__a-side": None, "items__attributes__b side": None},
+        {"attributes__Größe": "g2", 'attributes__say "hi"': None, "attributes__zeta": None,
+         "items__attributes__a-side": None, "items__attributes__b side": None},
+    ]  # fmt: skip

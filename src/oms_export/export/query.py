@@ -4,6 +4,12 @@ Every value leaves the database ready for JSON: datetimes formatted, money and r
 doubles (exact for the stored 4 and 6 decimals), status names looked up, one column per
 attribute name. Columns carry no SQLAlchemy type, so rows skip result processing: the Python
 side only pairs keys with values and encodes. Rows are ordered by order id, then item id.
+
+On PostgreSQL the per-row lookups are LATERAL joins: one probe gathers all attributes of an
+order (once per order, not per item row) or of an item, and the price lookups are memoized by
+the planner on (product, company, quantity). Together they cut the SELECT's time by about 40%
+against one correlated subquery per value (docs/performance.md). SQLite has no LATERAL and keeps
+the subqueries.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
-from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import FromClause, LateralFromClause
 from sqlalchemy.types import NullType
 
 from oms_export.db import schema
@@ -90,10 +96,18 @@ def build_plan(
     columns = [exprs[name] for name in names]
     order_names: tuple[str, ...] = ()
     item_names: tuple[str, ...] = ()
+    attributes = _Attributes(None, None)
     if "includeAttributes" in query.options:
         order_names, item_names = _attribute_names(conn, query, entitled)
-        columns += [_attribute("order", name) for name in order_names]
-        columns += [_attribute("item", name) for name in item_names]
+        if dialect == "postgresql":
+            attributes = _Attributes(
+                _attribute_row("order", order_names), _attribute_row("item", item_names)
+            )
+            columns += _lateral_values(attributes.order)
+            columns += _lateral_values(attributes.item)
+        else:
+            columns += [_attribute("order", name) for name in order_names]
+            columns += [_attribute("item", name) for name in item_names]
     keys = export_keys(names, order_names, item_names)
     conditions = _conditions(query, entitled, in_id_order=dialect == "sqlite")
     if after_id is not None:
@@ -107,27 +121,53 @@ def build_plan(
             conditions.append(o.c.id <= next_after)
     statement = (
         select(*(type_coerce(col, _RAW).label(k) for col, k in zip(columns, keys, strict=True)))
-        .select_from(_joins(query.options))
+        .select_from(_joins(query.options, dialect, attributes))
         .where(*conditions)
         .order_by(o.c.id, i.c.id)
     )
     return ExportPlan(names, order_names, item_names, statement, next_after)
 
 
-def _joins(options: frozenset[str]) -> FromClause:
+@dataclass(frozen=True)
+class _Attributes:
+    """The LATERAL rows of attribute values joined per order and per item (PostgreSQL)."""
+
+    order: LateralFromClause | None
+    item: LateralFromClause | None
+
+
+def _joins(options: frozenset[str], dialect: str, attributes: _Attributes) -> FromClause:
     joined = o.join(c, c.c.id == o.c.company_id).outerjoin(sc, sc.c.id == o.c.secondary_company_id)
+    if attributes.order is not None:
+        joined = joined.outerjoin(attributes.order, true())  # before items: once per order
     joined = joined.outerjoin(i, i.c.order_id == o.c.id)
+    if attributes.item is not None:
+        joined = joined.outerjoin(attributes.item, true())
     if "includeProductOwner" in options:
         joined = joined.outerjoin(p, p.c.id == i.c.product_id).outerjoin(
             owner, owner.c.id == p.c.owner_company_id
         )
     if "includeProductPrice" in options:
-        joined = joined.outerjoin(pp, pp.c.id == _price_id("product")).outerjoin(
-            bp, bp.c.id == _price_id("base")
-        )
+        if dialect == "postgresql":
+            joined = joined.outerjoin(pp_row, true()).outerjoin(bp_row, true())
+        else:
+            joined = joined.outerjoin(pp, pp.c.id == _price_id("product")).outerjoin(
+                bp, bp.c.id == _price_id("base")
+            )
     if "includeProductEcommerceInfo" in options:
         joined = joined.outerjoin(pe, pe.c.product_id == i.c.product_id)
     return joined
+
+
+def _price_conditions(price_list: str) -> list[ColumnElement[bool]]:
+    """The item's price rows in one list: its product, its order's company, breaks it reaches."""
+    prices = schema.product_prices
+    return [
+        prices.c.product_id == i.c.product_id,
+        prices.c.price_list == price_list,
+        prices.c.company_id == o.c.company_id,
+        prices.c.quantity <= i.c.quantity,
+    ]
 
 
 def _price_id(price_list: str) -> Any:
@@ -135,16 +175,27 @@ def _price_id(price_list: str) -> Any:
     prices = schema.product_prices
     return (
         select(prices.c.id)
-        .where(
-            prices.c.product_id == i.c.product_id,
-            prices.c.price_list == price_list,
-            prices.c.company_id == o.c.company_id,
-            prices.c.quantity <= i.c.quantity,
-        )
+        .where(*_price_conditions(price_list))
         .order_by(prices.c.quantity.desc())
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _price_row(price_list: str, name: str) -> LateralFromClause:
+    """As ``_price_id``, the whole row as a LATERAL join, which PostgreSQL memoizes."""
+    prices = schema.product_prices
+    return (
+        select(prices)
+        .where(*_price_conditions(price_list))
+        .order_by(prices.c.quantity.desc())
+        .limit(1)
+        .lateral(name)
+    )
+
+
+pp_row = _price_row("product", "pp")
+bp_row = _price_row("base", "bp")
 
 
 def _conditions(
@@ -252,6 +303,26 @@ def _attribute(kind: str, name: str) -> ColumnElement[Any]:
     )
 
 
+def _attribute_row(kind: str, names: tuple[str, ...]) -> LateralFromClause | None:
+    """All the named attributes of the row's order or item in one row: one index probe."""
+    if not names:
+        return None
+    if kind == "order":
+        table, key, owner_id, alias = schema.order_attributes, "order_id", o.c.id, "oa"
+    else:
+        table, key, owner_id, alias = schema.item_attributes, "item_id", i.c.id, "ia"
+    values = (
+        func.max(table.c.value).filter(table.c.name == name).label(f"v{n}")
+        for n, name in enumerate(names)
+    )  # (owner, name) is the key: max() picks the one value or none
+    return select(*values).where(table.c[key] == owner_id).lateral(alias)
+
+
+def _lateral_values(row: LateralFromClause | None) -> list[ColumnElement[Any]]:
+    """The row's values in the order of its names (it selects nothing else)."""
+    return [] if row is None else list(row.c)
+
+
 def _named(code: ColumnElement[Any], names: dict[int, str]) -> ColumnElement[Any]:
     return case(*((code == number, name) for number, name in names.items()))
 
@@ -307,7 +378,10 @@ def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
     ):  # fmt: skip
         exprs[f"items__{name}"] = number(i.c[name])
     exprs["items__status_name"] = _named(i.c.status, ITEM_STATUSES)
-    for prefix, price in (("items__product_price", pp), ("items__base_product_price", bp)):
+    prices = (pp_row, bp_row) if dialect == "postgresql" else (pp, bp)
+    for prefix, price in zip(
+        ("items__product_price", "items__base_product_price"), prices, strict=True
+    ):
         exprs[prefix] = price.c.id
         for name in ("product_id", "currency", "quantity"):
             exprs[f"{prefix}__{name}"] = price.c[name]
