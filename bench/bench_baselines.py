@@ -19,7 +19,6 @@ import psycopg
 from bench_http import ResourceSampler, Run
 from bench_store import Store, export_sql
 
-ATTRIBUTE_COLUMNS = ("__order_attributes", "__item_attributes")
 SQLITE_MAX_PAIRS = 60
 """``json_object`` takes at most 127 arguments in a stock SQLite build: 60 pairs per call."""
 
@@ -63,16 +62,12 @@ def sqlite_shell() -> str | None:
 def sqlite_json_sql(select_sql: str, columns: Sequence[str]) -> str:
     """``SELECT json_object(…) FROM (<select>) t``, split into calls of at most 60 pairs.
 
-    The objects of the calls are joined into one by trimming their braces; the attribute
-    columns (JSON objects themselves, kept as such with ``json()``) come last, so a trimmed
-    brace is always the object's own.
+    The objects of the calls are joined into one by trimming their braces (every value is a
+    scalar, so a trimmed brace is always the object's own).
     """
-    ordered = [c for c in columns if c not in ATTRIBUTE_COLUMNS] + [
-        c for c in columns if c in ATTRIBUTE_COLUMNS
-    ]
     chunks = [
-        ordered[start : start + SQLITE_MAX_PAIRS]
-        for start in range(0, len(ordered), SQLITE_MAX_PAIRS)
+        columns[start : start + SQLITE_MAX_PAIRS]
+        for start in range(0, len(columns), SQLITE_MAX_PAIRS)
     ]
     parts = []
     for n, chunk in enumerate(chunks):
@@ -88,10 +83,7 @@ def sqlite_json_sql(select_sql: str, columns: Sequence[str]) -> str:
 
 
 def _json_pair(column: str) -> str:
-    value = f't."{column}"'
-    if column in ATTRIBUTE_COLUMNS:
-        value = f"json({value})"
-    return f"'{column}', {value}"
+    return f"'{column}', t.\"{column}\""
 
 
 def sqlite_json(store: Store, shell: str) -> Run:

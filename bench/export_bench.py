@@ -153,13 +153,30 @@ def wait_for_quiet(limit: float = 15.0, patience: float = 90.0) -> None:
             return
 
 
-def repeat_runs(result: Result, times: int, once: Callable[[], Run]) -> Result:
+Measure = tuple[Result, Callable[[], Run]]
+"""A measurement: the result its runs go to and how to make one run."""
+
+
+def repeat_runs(
+    result: Result, times: int, once: Callable[[], Run], alongside: Sequence[Measure] = ()
+) -> Result:
+    """``times`` runs of ``once``; each followed by one run of every measurement ``alongside``.
+
+    A ratio of two measurements taken in turn compares runs made moments apart, on a machine
+    whose speed can drift by more than the ratio's margin within minutes.
+    """
+    stopped: set[int] = set()
     for n in range(times):
-        wait_for_quiet()
-        run = once()
-        result.runs.append(run)
-        say(describe_run(f"{result.method} #{n + 1}", run))
-        if run.status != 200:
+        for number, (target, run_once) in enumerate([(result, once), *alongside]):
+            if number in stopped:
+                continue
+            wait_for_quiet()
+            run = run_once()
+            target.runs.append(run)
+            say(describe_run(f"{target.method} #{n + 1}", run))
+            if run.status != 200:
+                stopped.add(number)
+        if 0 in stopped:
             break
     return result
 
@@ -168,8 +185,13 @@ def _idle_rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
-def bench_service(store: Store, args: argparse.Namespace) -> list[Result]:
-    """The service's full export in each format, a fresh server process per format."""
+def bench_service(
+    store: Store, args: argparse.Namespace, alongside: Sequence[Measure] = ()
+) -> list[Result]:
+    """The service's full export in each format, a fresh server process per format.
+
+    The ``alongside`` measurements (the database's own formatting) run in turn with json's.
+    """
     env, turned_off = service_environment()
     say(f"  service: {', '.join(turned_off)} = 0 (limits off)")
     command = [sys.executable, "-m", "oms_export", "--database-url", store.url, "serve"]
@@ -185,7 +207,7 @@ def bench_service(store: Store, args: argparse.Namespace) -> list[Result]:
             once = partial(
                 measure_stream, server.url + EXPORT_PATH, params, headers, fmt, server.pid
             )
-            repeat_runs(result, args.repeat, once)
+            repeat_runs(result, args.repeat, once, alongside if fmt == "json" else ())
         first = result.runs[0] if result.runs else None
         if first is not None and first.status == 400:
             result.runs.clear()
@@ -194,12 +216,12 @@ def bench_service(store: Store, args: argparse.Namespace) -> list[Result]:
     return results
 
 
-def bench_baselines(store: Store, args: argparse.Namespace) -> list[Result]:
+def baselines(store: Store, args: argparse.Namespace) -> list[Measure]:
+    """The database formatting the export's rows itself, not yet run."""
     if store.backend == "postgresql":
         return [
-            repeat_runs(
+            (
                 Result(store.backend, store.orders, store.rows, method),
-                args.repeat,
                 partial(pg_copy, store, fmt, jit=args.copy_jit == "default"),
             )
             for method, fmt in ((COPY_JSON, "json"), (COPY_CSV, "csv"))
@@ -207,11 +229,10 @@ def bench_baselines(store: Store, args: argparse.Namespace) -> list[Result]:
     result = Result(store.backend, store.orders, store.rows, SQLITE_JSON)
     shell = sqlite_shell()
     if shell is None:
-        result.note = "n/a: no sqlite3 shell (apt-get install -y sqlite3)"
-        say(f"    {SQLITE_JSON}: {result.note}")
-        return [result]
+        say(f"    {SQLITE_JSON}: n/a, no sqlite3 shell (apt-get install -y sqlite3)")
+        return []
     result.note = "rows: the store's count (output to /dev/null)"
-    return [repeat_runs(result, args.repeat, lambda: sqlite_json(store, shell))]
+    return [(result, lambda: sqlite_json(store, shell))]
 
 
 def _peer_command(store: Store) -> list[str]:
@@ -319,10 +340,15 @@ def peer_results(store: Store, args: argparse.Namespace) -> tuple[list[Result], 
 def bench_store(store: Store, args: argparse.Namespace) -> tuple[list[Result], list[str]]:
     results: list[Result] = []
     notes: list[str] = []
-    if "service" not in args.skip_set:
-        results += bench_service(store, args)
-    if "baselines" not in args.skip_set:
-        results += bench_baselines(store, args)
+    measures = [] if "baselines" in args.skip_set else baselines(store, args)
+    if "service" not in args.skip_set and "json" in args.format_list:
+        results += bench_service(store, args, measures)
+    else:
+        if "service" not in args.skip_set:
+            results += bench_service(store, args)
+        for result, once in measures:
+            repeat_runs(result, args.repeat, once)
+    results += [result for result, _ in measures]
     if "peer" not in args.skip_set:
         peer, checked = peer_results(store, args)
         results += peer
@@ -355,15 +381,16 @@ def method_notes(args: argparse.Namespace) -> list[str]:
         "against the store's count of the same SELECT).",
         f"Runs per measurement: {args.repeat} ({args.peer_repeat} for the naive "
         "peer, whose one run takes minutes at 200,000 orders); the table shows the fastest "
-        "run, and peak RSS is the highest seen over all runs.",
+        "run, and peak RSS is the highest seen over all runs. The database's own formatting "
+        "runs in turn with the service's json (service, COPY json, COPY csv, service, …), so "
+        "the ratios compare runs made moments apart on a machine whose speed drifts.",
         "TTFB: time to the first body byte; *1st row*: time until the first row had begun to "
         "arrive. Peak RSS: the serving process, sampled every 50 ms and cross-checked with the "
         "kernel's VmHWM (reset before each run).",
         "PG COPY: the service's own SELECT (`build_plan(...).statement` compiled with its "
         "values inlined) as `COPY (SELECT row_to_json(t) FROM (…) t) TO STDOUT` and "
         "`COPY (…) TO STDOUT (FORMAT csv, HEADER)`, read with psycopg's `cursor.copy()` and "
-        "discarded. Its attribute columns stay JSON objects; the service spreads them into "
-        "columns. The PostgreSQL backend's RSS is not shown (it counts shared buffers). "
+        "discarded. The PostgreSQL backend's RSS is not shown (it counts shared buffers). "
         f"JIT: {args.copy_jit} for the COPYs (`--copy-jit`); with PostgreSQL's default (on) "
         "the COPYs spend about 1 s compiling before their first row, which weighs most at "
         "small sizes; the service turns JIT off for its own statement.",
