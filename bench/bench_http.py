@@ -66,10 +66,14 @@ class RowCounter:
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
-        # The tail is shorter than the marker, so a marker split across chunks counts once.
-        data = self._tail + chunk
-        self._count += data.count(self._marker)
-        self._tail = data[-(len(self._marker) - 1) :] if len(self._marker) > 1 else b""
+        # A marker split across chunks is found in the last chunk's tail joined to the head of
+        # this one, each shorter than the marker, so none counts twice; the chunk itself is not
+        # copied (the client shares the cores with the server it measures).
+        edge = len(self._marker) - 1
+        if edge:
+            self._count += (self._tail + chunk[:edge]).count(self._marker)
+            self._tail = (self._tail + chunk)[-edge:] if len(chunk) < edge else chunk[-edge:]
+        self._count += chunk.count(self._marker)
         self._last = chunk[-1:]
 
     @property
