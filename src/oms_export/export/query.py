@@ -96,15 +96,13 @@ def build_plan(
     columns = [exprs[name] for name in names]
     order_names: tuple[str, ...] = ()
     item_names: tuple[str, ...] = ()
-    attributes = _Attributes(None, None)
+    order_row = item_row = None
     if "includeAttributes" in query.options:
         order_names, item_names = _attribute_names(conn, query, entitled)
         if dialect == "postgresql":
-            attributes = _Attributes(
-                _attribute_row("order", order_names), _attribute_row("item", item_names)
-            )
-            columns += _lateral_values(attributes.order)
-            columns += _lateral_values(attributes.item)
+            order_row = _attribute_row("order", order_names)
+            item_row = _attribute_row("item", item_names)
+            columns += _lateral_values(order_row) + _lateral_values(item_row)
         else:
             columns += [_attribute("order", name) for name in order_names]
             columns += [_attribute("item", name) for name in item_names]
@@ -121,28 +119,26 @@ def build_plan(
             conditions.append(o.c.id <= next_after)
     statement = (
         select(*(type_coerce(col, _RAW).label(k) for col, k in zip(columns, keys, strict=True)))
-        .select_from(_joins(query.options, dialect, attributes))
+        .select_from(_joins(query.options, dialect, order_row, item_row))
         .where(*conditions)
         .order_by(o.c.id, i.c.id)
     )
     return ExportPlan(names, order_names, item_names, statement, next_after)
 
 
-@dataclass(frozen=True)
-class _Attributes:
-    """The LATERAL rows of attribute values joined per order and per item (PostgreSQL)."""
-
-    order: LateralFromClause | None
-    item: LateralFromClause | None
-
-
-def _joins(options: frozenset[str], dialect: str, attributes: _Attributes) -> FromClause:
+def _joins(
+    options: frozenset[str],
+    dialect: str,
+    order_row: LateralFromClause | None,
+    item_row: LateralFromClause | None,
+) -> FromClause:
+    """The FROM clause; ``order_row``/``item_row`` are the LATERAL attribute rows, if any."""
     joined = o.join(c, c.c.id == o.c.company_id).outerjoin(sc, sc.c.id == o.c.secondary_company_id)
-    if attributes.order is not None:
-        joined = joined.outerjoin(attributes.order, true())  # before items: once per order
+    if order_row is not None:
+        joined = joined.outerjoin(order_row, true())  # before the items: once per order
     joined = joined.outerjoin(i, i.c.order_id == o.c.id)
-    if attributes.item is not None:
-        joined = joined.outerjoin(attributes.item, true())
+    if item_row is not None:
+        joined = joined.outerjoin(item_row, true())
     if "includeProductOwner" in options:
         joined = joined.outerjoin(p, p.c.id == i.c.product_id).outerjoin(
             owner, owner.c.id == p.c.owner_company_id
