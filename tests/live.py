@@ -14,13 +14,21 @@ from oms_export.settings import Settings
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    """``send_buffer`` sets the kernel's send buffer of every connection (bytes): small, a
+    client that stops reading is felt after kilobytes instead of megabytes."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, *, send_buffer: int | None = None
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if send_buffer is not None:  # accepted sockets inherit it
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self._sock.bind(("127.0.0.1", 0))
         port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(create_app(settings, engine), log_level="warning", lifespan="off")
+        self.app = create_app(settings, engine)
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
@@ -39,3 +47,4 @@ class LiveServer:
         self.server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+        self.app.state.service.close()

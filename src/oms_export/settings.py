@@ -39,7 +39,10 @@ class Settings:
         120, "Export requests one client may make per minute; 0 turns the limit off."
     )
     token_rate_limit_per_minute: int = _setting(
-        30, "Failed token requests one client id may make per minute before it gets 429."
+        30,
+        "Failed token requests one source address may make per minute; past it, a wrong "
+        "secret from that address gets 429 while the right one still gets its token, so "
+        "nobody can lock a client out by guessing its secret. 0 turns the limit off.",
     )
     max_concurrent_exports: int = _setting(
         2,
@@ -67,9 +70,54 @@ class Settings:
         "Rows fetched from the database cursor per batch while an export streams; memory "
         "holds a few batches, so this bounds an export's working set.",
     )
+    max_node_exports: int = _setting(
+        8,
+        "Exports one worker process streams at once, for all clients together; one more is "
+        "503 `temporarily_unavailable` with `Retry-After`. Must be below "
+        "`OMS_EXPORT_DATABASE_POOL_SIZE`, so an admitted export always finds a connection.",
+    )
+    database_pool_size: int = _setting(
+        10,
+        "Database connections one worker process keeps for exports (PostgreSQL). Tokens and "
+        "`/health` use a small pool of their own, so they never wait behind exports.",
+    )
+    database_pool_timeout_seconds: int = _setting(
+        2,
+        "Longest a request waits for a free database connection before it answers 503 "
+        "`temporarily_unavailable` with `Retry-After`.",
+    )
+    export_idle_seconds: int = _setting(
+        60,
+        "An export whose client has taken no bytes for this long is ended and its database "
+        "connection and export slot freed; a slow but steady reader is never cut off.",
+    )
+    public_base_url: str = _setting(
+        "",
+        "Base URL clients reach the service at (`https://oms.example.com`), used to build the "
+        "`Link: rel=next` URL of paged exports. Empty: the address the request arrived on "
+        "(the request's `Host` header is never used unless proxy headers are trusted).",
+    )
+    trust_proxy_headers: int = _setting(
+        0,
+        "1: a reverse proxy in front of the service sets `X-Forwarded-For`, "
+        "`X-Forwarded-Proto` and `X-Forwarded-Host`, and they are believed (client address "
+        "for throttling, scheme and host for `Link` URLs). Leave 0 when clients connect "
+        "directly, or they could forge them.",
+    )
     max_query_length: int = _setting(
         8192, "Longest query string the export accepts, in bytes; longer is 400."
     )
+
+    def __post_init__(self) -> None:
+        # Checked together at start: an export admitted with no connection left for it would
+        # wait on the pool, which is the failure the cap exists to prevent.
+        if not 1 <= self.max_node_exports < self.database_pool_size:
+            raise ValueError(
+                f"{ENV_PREFIX}MAX_NODE_EXPORTS ({self.max_node_exports}) must be at least 1 and "
+                f"below {ENV_PREFIX}DATABASE_POOL_SIZE ({self.database_pool_size})"
+            )
+        if self.database_pool_timeout_seconds < 1:
+            raise ValueError(f"{ENV_PREFIX}DATABASE_POOL_TIMEOUT_SECONDS must be at least 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

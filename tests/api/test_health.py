@@ -6,7 +6,11 @@ import httpx
 def test_health_reports_the_database_reachable(http: httpx.Client) -> None:
     response = http.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "exports": {"running": 0, "limit": 8},
+    }
 
 
 def test_unknown_path_is_a_json_404(http: httpx.Client) -> None:

@@ -13,18 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from oms_export.api.limits import (
-    BUSY_RETRY_AFTER,
-    LocalExportSlots,
-    admit_export,
-    hold_export,
-    release_export,
-)
+from oms_export.api.admission import BUSY_RETRY_AFTER, admit_export, holding, release_export
+from oms_export.api.limits import LocalExportSlots
 from oms_export.api.ratelimit import RateLimiter
 from oms_export.api.redis_limits import RedisExportSlots, redis_client
 from oms_export.api.state import ServiceState
+from oms_export.api.streaming import ExportResponse
 from oms_export.db.engine import make_engine
 from oms_export.errors import RateLimited
 from oms_export.settings import Settings
@@ -244,25 +240,31 @@ async def _chunks(
         yield b"chunk"
 
 
-def test_hold_export_frees_the_slot_when_the_body_ends_fails_or_is_abandoned(
+def test_holding_frees_the_slot_when_the_export_ends_fails_or_is_cancelled(
     state: ServiceState,
 ) -> None:
     async def scenario() -> None:
-        lease = await admit_export(state, "c1")
-        assert [c async for c in hold_export(state, lease, _chunks(3))] == [b"chunk"] * 3
-        assert lease.released
+        admission = await admit_export(state, "c1")
+        async with holding(state, admission):
+            assert [c async for c in _chunks(3)] == [b"chunk"] * 3
+        assert admission.released
 
-        lease = await admit_export(state, "c1")
+        admission = await admit_export(state, "c1")
+
+        async def failing_export() -> None:
+            async with holding(state, admission):
+                async for _ in _chunks(3, fail_at=1):
+                    pass
+
         with pytest.raises(RuntimeError):
-            async for _ in hold_export(state, lease, _chunks(3, fail_at=1)):
-                pass
-        assert lease.released
+            await failing_export()
+        assert admission.released
 
-        lease = await admit_export(state, "c1")
-        body = hold_export(state, lease, _chunks(100))
-        assert await body.__anext__() == b"chunk"
-        await body.aclose()  # the client went away after the first chunk
-        assert lease.released
+        admission = await admit_export(state, "c1")
+        with anyio.move_on_after(0.05):  # the client went away mid-stream
+            async with holding(state, admission):
+                await anyio.sleep(10)
+        assert admission.released
 
         # All three slots were given back: the cap of 2 still admits two at once.
         await admit_export(state, "c1")
@@ -270,47 +272,33 @@ def test_hold_export_frees_the_slot_when_the_body_ends_fails_or_is_abandoned(
 
     anyio.run(scenario)
     assert gauge(state) == 2
+    assert state.node_exports.running == 2
 
 
-def test_hold_export_closes_the_body_it_wraps_when_abandoned(state: ServiceState) -> None:
-    closed: list[bool] = []
+def test_a_stalled_export_keeps_its_slot_while_its_stream_is_open(state: ServiceState) -> None:
+    """The lease is renewed on a clock, not when a chunk is taken: a client that stops reading
+    cannot let its lease lapse and open more exports than its cap."""
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            while True:
-                yield b"row"
-        finally:
-            closed.append(True)
+    async def stalled_export(opened: anyio.Event) -> None:
+        async with holding(state, await admit_export(state, "c1")):
+            opened.set()
+            await anyio.sleep(0.9)  # three 0.3 s leases, and not one chunk read
 
     async def scenario() -> None:
-        held = hold_export(state, await admit_export(state, "c1"), body())
-        await held.__anext__()
-        await held.aclose()
-
-    anyio.run(scenario)
-    assert closed == [True], "the database cursor behind the body is freed at once"
-
-
-def test_a_long_export_keeps_its_slot_by_renewing_the_lease(state: ServiceState) -> None:
-    async def scenario() -> None:
-        first = await admit_export(state, "c1")
-        second = await admit_export(state, "c1")
-        await release_export(state, second)
-        # 8 chunks 0.1 s apart: 0.8 s, well past the 0.3 s lease the first export started with.
-        async for _ in hold_export(state, first, _chunks(8, pause=0.1)):
-            pass
-        assert first.released
-
-    async def long_export_then_check() -> None:
         async with anyio.create_task_group() as group:
-            group.start_soon(scenario)
+            opened = anyio.Event()
+            group.start_soon(stalled_export, opened)
+            await opened.wait()
             await anyio.sleep(0.6)
             taken = await admit_export(state, "c1")  # the one free slot
             with pytest.raises(RateLimited):
-                await admit_export(state, "c1")  # the long export still holds the other
+                await admit_export(state, "c1")  # the stalled export still holds the other
             await release_export(state, taken)
+        await release_export(state, await admit_export(state, "c1"))
+        await release_export(state, await admit_export(state, "c1"))
 
-    anyio.run(long_export_then_check)
+    anyio.run(scenario)
+    assert gauge(state) == 0
 
 
 def test_a_client_that_goes_away_mid_stream_frees_its_slot_at_once(
@@ -325,9 +313,9 @@ def test_a_client_that_goes_away_mid_stream_frees_its_slot_at_once(
             yield b"x" * 65536
             await anyio.sleep(0.001)
 
-    async def export_like() -> StreamingResponse:
-        lease = await admit_export(state, "c1")
-        return StreamingResponse(hold_export(state, lease, endless()))
+    async def export_like() -> ExportResponse:
+        admission = await admit_export(state, "c1")
+        return ExportResponse(endless(), state=state, admission=admission)
 
     app.add_api_route("/endless", export_like)
     slots = state.export_slots

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -12,7 +15,7 @@ from oms_export.api.limits import make_limits
 from oms_export.api.metrics import Metrics
 from oms_export.api.middleware import RequestLogMiddleware
 from oms_export.api.state import ServiceState
-from oms_export.db.engine import make_engine
+from oms_export.db.engine import CONTROL_POOL_SIZE, make_engine
 from oms_export.settings import Settings
 
 
@@ -20,8 +23,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """A ready service on ``settings``' database (which must already be migrated).
 
     Limits live in Redis when ``settings.redis_url`` is set (shared by every node), else here.
+    ``engine`` serves exports; tokens and health get a small pool of their own on the same
+    database, so a node streaming all the exports it can still answers them at once.
     """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.service.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="oms-export",
         version=__version__,
         description="Order Item Details Export API: one flat JSON row per order item.",
@@ -34,6 +46,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         token_failure_limiter=limits.token_failures,
         export_slots=limits.export_slots,
         metrics=Metrics(),
+        control=make_engine(settings, pool_size=CONTROL_POOL_SIZE),
     )
     app.add_middleware(RequestLogMiddleware, metrics=app.state.service.metrics)
     install_error_handlers(app)

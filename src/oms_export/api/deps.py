@@ -26,7 +26,7 @@ def bearer_token(request: Request) -> str:
 async def require_export_principal(request: Request) -> Principal:
     """The caller, authenticated and holding the export scope; set on ``request.state``."""
     state = service_state(request)
-    principal = await run_in_threadpool(resolve_token, state.engine, bearer_token(request))
+    principal = await run_in_threadpool(resolve_token, state.control_engine, bearer_token(request))
     if EXPORT_SCOPE not in principal.scopes:
         raise InsufficientScope(f"The token lacks the scope `{EXPORT_SCOPE}`.")
     request.state.principal = principal

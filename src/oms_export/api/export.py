@@ -7,6 +7,7 @@ streaming response.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -15,17 +16,19 @@ from urllib.parse import urlencode
 import anyio
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from oms_export.api.admission import admit_export, release_export
 from oms_export.api.deps import require_export_principal
-from oms_export.api.limits import admit_export, hold_export, release_export
 from oms_export.api.state import ServiceState, service_state
+from oms_export.api.streaming import ExportResponse
 from oms_export.auth.principal import Principal
 from oms_export.errors import InvalidRequest, NotAcceptable
 from oms_export.export.encoders import MEDIA_TYPES
 from oms_export.export.params import parse_export_query
 from oms_export.export.run import Export, start_export
 from oms_export.export.tenancy import entitlement
+from oms_export.settings import Settings
 
 router = APIRouter(dependencies=[Depends(require_export_principal)], tags=["export"])
 
@@ -33,6 +36,7 @@ _ACCEPTED = {
     "application/json": "json",
     "application/x-ndjson": "ndjson",
     "text/csv": "csv",
+    "text/*": "csv",
     "application/*": "json",
     "*/*": "json",
 }
@@ -74,14 +78,16 @@ async def order_item_details(request: Request) -> Response:
     """Order details, one flat row per order item (or one nested object per order), streamed."""
     state = service_state(request)
     principal: Principal = request.state.principal
-    lease = await admit_export(state, principal.client_id)
+    admission = await admit_export(state, principal.client_id)
     try:
         fmt, export, headers = await _start(request, state, principal)
     except BaseException:
-        await release_export(state, lease)
+        await release_export(state, admission)
         raise
-    return StreamingResponse(
-        hold_export(state, lease, _in_threadpool(state, export, fmt)),
+    return ExportResponse(
+        _in_threadpool(state, export, fmt),
+        state=state,
+        admission=admission,
         media_type=MEDIA_TYPES[fmt],
         headers=headers,
     )
@@ -119,7 +125,8 @@ async def _start(
     if entitled.excluded_ref_ids:
         headers["Export-Excluded-Companies"] = ",".join(map(str, entitled.excluded_ref_ids))
     if export.next_cursor is not None:
-        headers["Link"] = f'<{next_page_url(request, export.next_cursor)}>; rel="next"'
+        url = next_page_url(request, state.settings, export.next_cursor)
+        headers["Link"] = f'<{url}>; rel="next"'
     return fmt, export, headers
 
 
@@ -148,11 +155,33 @@ def negotiate(accept: str | None) -> str:
     return min(ranked)[2]
 
 
-def next_page_url(request: Request, cursor: str) -> str:
+_FORWARDED_HOST = re.compile(r"([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def next_page_url(request: Request, settings: Settings, cursor: str) -> str:
     """This request's URL with ``page[after]`` set to ``cursor``; every other parameter kept."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "page[after]"]
     kept.append(("page[after]", cursor))
-    return str(request.url.replace(query=urlencode(kept, safe="[]:,")))
+    return f"{public_base_url(request, settings)}{request.url.path}?{urlencode(kept, safe='[]:,')}"
+
+
+def public_base_url(request: Request, settings: Settings) -> str:
+    """Where clients reach this service: the configured base URL, else the address the request
+    arrived on. The ``Host`` header is the caller's to write, so it never goes into a URL we
+    hand out; ``X-Forwarded-Host`` only when the operator says a proxy sets it."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    scheme = request.url.scheme
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    if settings.trust_proxy_headers and _FORWARDED_HOST.fullmatch(forwarded):
+        return f"{scheme}://{forwarded}"
+    host, port = request.scope.get("server") or ("127.0.0.1", None)
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 async def _in_threadpool(state: ServiceState, export: Export, fmt: str) -> AsyncIterator[bytes]:

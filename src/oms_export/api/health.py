@@ -1,4 +1,10 @@
-"""``GET /health``: is the service up and its database reachable."""
+"""``GET /health``: is the service up, is its database reachable, and has it room for exports.
+
+It answers from the pool tokens use, never the exports' pool, so a node streaming all the
+exports it can still reports itself truthfully: "database down" (503) is told apart from
+"exports saturated" (200, ``"status": "saturated"``: the node is up and serves tokens, but
+sends new exports elsewhere with 503 until one ends).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ router = APIRouter()
 
 @router.get("/health", tags=["operations"])
 async def health(request: Request) -> Response:
-    engine = service_state(request).engine
+    state = service_state(request)
+    engine = state.control_engine
+    exports = {"running": state.node_exports.running, "limit": state.node_exports.limit}
 
     def ping() -> None:
         with engine.connect() as conn:
@@ -24,5 +32,7 @@ async def health(request: Request) -> Response:
     try:
         await run_in_threadpool(ping)
     except Exception:
-        return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    return json_response({"status": "ok", "database": "ok"})
+        body = {"status": "unavailable", "database": "unreachable", "exports": exports}
+        return json_response(body, status=503, headers={"Retry-After": "5"})
+    status = "saturated" if state.node_exports.saturated else "ok"
+    return json_response({"status": status, "database": "ok", "exports": exports})

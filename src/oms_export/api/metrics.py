@@ -58,9 +58,15 @@ class Metrics:
             "Exports admitted and not yet finished, in this process.",
             registry=self.registry,
         )
+        self.exports_ended_idle = Counter(
+            "oms_export_exports_ended_idle",
+            "Exports ended because their client read nothing for OMS_EXPORT_EXPORT_IDLE_SECONDS.",
+            registry=self.registry,
+        )
         self.refusals = Counter(
             "oms_export_export_refusals",
-            "Export requests refused by a per-client limit, by limit (rate_limit, concurrency).",
+            "Export requests refused, by limit: rate_limit and concurrency (per client), "
+            "node_capacity (this process streams all the exports it can).",
             ["limit"],
             registry=self.registry,
         )

@@ -30,19 +30,36 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(settings: Settings) -> Engine:
-    """An engine whose every connection is bounded by ``settings.statement_timeout_seconds``."""
+CONTROL_POOL_SIZE = 4
+"""Connections of the service's second pool, for tokens, bearer checks and ``/health``: each
+holds one for a few milliseconds, so a handful serve hundreds of requests a second."""
+
+
+def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
+    """An engine whose every connection is bounded by ``settings.statement_timeout_seconds``.
+
+    Its pool holds ``pool_size`` connections (default ``settings.database_pool_size``) and never
+    more; a request that finds none free within ``settings.database_pool_timeout_seconds`` gets
+    SQLAlchemy's ``TimeoutError``, which the service answers with 503.
+    """
     url = normalize_url(settings.database_url)
     timeout = settings.statement_timeout_seconds
+    pool = {
+        "pool_size": settings.database_pool_size if pool_size is None else pool_size,
+        "max_overflow": 0,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+    }
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        if make_url(url).database in (None, "", ":memory:"):
+            pool = {}  # one in-memory database per connection: SQLAlchemy picks its own pool
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         if timeout > 0:
             event.listen(engine, "connect", partial(_sqlite_statement_clock, timeout))
             event.listen(engine, "before_cursor_execute", _sqlite_statement_starts)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, **pool)
     if timeout > 0 and engine.dialect.name == "postgresql":
         event.listen(engine, "connect", partial(_postgres_statement_timeout, timeout))
     return engine
