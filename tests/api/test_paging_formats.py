@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from oms_export.settings import Settings
 from tests import factories as f
 from tests.api.test_export_http import PATH, credentials, token_for
+from tests.live import LiveServer
 
 ALL = (
     "options[includeProductOwner]=1&options[includeProductPrice]=1"
@@ -89,6 +90,66 @@ def test_pages_stay_exact_while_new_orders_arrive(
     paged = first.json() + [row for page in rest for row in page.json()]
     assert paged == get(http, token, PATH).json()
     assert [r["external_ref"] for r in paged][-2:] == ["LATE-1", "LATE-2"]
+
+
+def test_every_page_keeps_the_first_pages_attribute_columns(
+    store: Engine, http: httpx.Client, token: str
+) -> None:
+    first = get(http, token, f"{PATH}?{ALL}&page[size]=2")
+    keys = list(first.json()[0])
+    assert "attributes__channel" in keys
+    assert "attributes__gift_note" not in keys
+    acme = 1
+    f.order(store, acme, "LATE-1", status=8, attributes={"gift_note": "hi"},
+            items=[{"sku": "L1", "attributes": {"engraving": "x"}}])  # fmt: skip
+    rest = all_pages(http, token, str(next_link(first)))
+    rows = [row for page in rest for row in page.json()]
+    assert rows[-1]["external_ref"] == "LATE-1", "the new order is exported"
+    assert all(list(row) == keys for row in rows), "with the first page's columns"
+    fresh = get(http, token, f"{PATH}?{ALL}").json()
+    assert "attributes__gift_note" in fresh[0], "a new export has the new columns"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_the_first_pages_columns_hold_in_every_format(
+    store: Engine, http: httpx.Client, token: str, fmt: str
+) -> None:
+    first = get(http, token, f"{PATH}?{ALL}&page[size]=3&format={fmt}")
+    f.order(store, 1, "LATE-1", status=8, attributes={"gift_note": "hi"})
+    last = all_pages(http, token, str(next_link(first)))[-1]
+    if fmt == "csv":
+        assert last.text.splitlines()[0] == first.text.splitlines()[0]
+    else:
+        first_keys = list(orjson.loads(first.text.splitlines()[0]))
+        assert all(list(orjson.loads(line)) == first_keys for line in last.text.splitlines())
+
+
+def test_the_next_link_is_built_from_the_servers_address_not_the_host_header(
+    http: httpx.Client, token: str
+) -> None:
+    response = get(http, token, f"{PATH}?page[size]=2", Host="evil.example")
+    link = next_link(response)
+    assert link is not None
+    assert link.startswith(str(http.base_url).rstrip("/") + PATH + "?")
+
+
+def test_the_next_link_is_built_from_the_public_base_url_or_trusted_proxy_headers(
+    store: Engine, settings: Settings
+) -> None:
+    client = credentials(store, settings, 1001)
+    cases = [
+        ({"public_base_url": "https://oms.example.com/"}, {}, "https://oms.example.com" + PATH),
+        ({"trust_proxy_headers": 1}, {"X-Forwarded-Host": "reports.example.com"},
+         "http://reports.example.com" + PATH),
+        ({"trust_proxy_headers": 1}, {"X-Forwarded-Host": "bad host/"}, "http://127.0.0.1:"),
+        ({}, {"X-Forwarded-Host": "reports.example.com"}, "http://127.0.0.1:"),
+    ]  # fmt: skip
+    for changes, headers, prefix in cases:
+        server = LiveServer(settings.with_changes(**changes), store)
+        with server, httpx.Client(base_url=server.url) as http:
+            token = token_for(http, *client)
+            response = get(http, token, f"{PATH}?page[size]=2", **headers)
+        assert str(next_link(response)).startswith(prefix), (changes, headers)
 
 
 def test_the_next_link_keeps_every_other_parameter(http: httpx.Client, token: str) -> None:
@@ -165,6 +226,8 @@ def test_json_ndjson_and_csv_carry_the_same_rows(http: httpx.Client, token: str)
         ("text/html, application/json;q=0.9", "", "application/json"),
         ("text/csv;q=0.5, application/x-ndjson", "", "application/x-ndjson"),
         ("*/*", "", "application/json"),
+        ("text/*", "", "text/csv; charset=utf-8"),
+        ("text/html, text/*;q=0.5", "", "text/csv; charset=utf-8"),
         ("text/csv", "format=json", "application/json"),
         ("application/json", "format=csv", "text/csv; charset=utf-8"),
     ],

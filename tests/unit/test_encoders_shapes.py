@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import random
+import string
 from typing import Any
 
 import orjson
@@ -9,7 +12,7 @@ import pytest
 
 from oms_export.errors import InvalidRequest
 from oms_export.export.encoders import csv_table, json_array, ndjson
-from oms_export.export.paging import make_cursor, read_cursor
+from oms_export.export.paging import MAX_INLINE_COLUMNS, PageCursor, make_cursor, read_cursor
 from oms_export.export.params import parse_export_query
 from oms_export.export.shapes import nest_orders
 
@@ -81,12 +84,12 @@ def test_orders_shape_nests_company_relations_items_and_attributes() -> None:
 def test_a_cursor_works_only_for_its_client_and_query() -> None:
     query = parse_export_query([("filter[status:in]", "8,516"), ("page[size]", "10")])
     cursor = make_cursor(b"key", "client-a", query, 42)
-    assert read_cursor(b"key", "client-a", query, cursor) == 42
+    assert read_cursor(b"key", "client-a", query, cursor) == PageCursor(42)
     # page size and format may change between pages; filter order does not matter
     same = parse_export_query(
         [("page[size]", "5"), ("format", "csv"), ("filter[status:in]", "8,516")]
     )
-    assert read_cursor(b"key", "client-a", same, cursor) == 42
+    assert read_cursor(b"key", "client-a", same, cursor) == PageCursor(42)
     others = [
         (b"key", "client-b", query),
         (b"other-key", "client-a", query),
@@ -108,3 +111,33 @@ def test_a_cursor_altered_in_any_character_is_refused(position: int) -> None:
     flipped = cursor[:position] + ("A" if cursor[position] != "A" else "B") + cursor[position + 1 :]
     with pytest.raises(InvalidRequest):
         read_cursor(b"key", "c", query, flipped)
+
+
+def test_a_cursor_carries_the_first_pages_attribute_columns_under_its_signature() -> None:
+    query = parse_export_query([("options[includeAttributes]", "1"), ("page[size]", "2")])
+    columns = (("channel", "gift wrap"), ("print",))
+    cursor = make_cursor(b"key", "c", query, 9, columns)
+    assert read_cursor(b"key", "c", query, cursor) == PageCursor(9, columns=columns)
+    other = make_cursor(b"key", "c", query, 9, (("channel",), ("print",)))
+    # the columns of one cursor under the signature of the other
+    raw, other_raw = (base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)) for c in (cursor, other))
+    forged = base64.urlsafe_b64encode(other_raw[:-16] + raw[-16:]).rstrip(b"=").decode()
+    with pytest.raises(InvalidRequest):
+        read_cursor(b"key", "c", query, forged)
+
+
+def test_columns_too_many_for_a_url_travel_as_a_digest_that_later_pages_must_match() -> None:
+    query = parse_export_query([("options[includeAttributes]", "1"), ("page[size]", "2")])
+    rng = random.Random(5)
+    names = tuple(sorted({"".join(rng.choices(string.ascii_letters, k=40)) for _ in range(200)}))
+    columns = (names, ())
+    cursor = make_cursor(b"key", "c", query, 3, columns)
+    assert len(cursor) <= 2048
+    assert len(orjson.dumps(columns)) > MAX_INLINE_COLUMNS
+    read = read_cursor(b"key", "c", query, cursor)
+    assert read.columns is None
+    assert read.columns_digest is not None
+    read.check_columns(columns)  # unchanged: the export goes on
+    with pytest.raises(InvalidRequest) as caught:
+        read.check_columns(((*names, "zz-new"), ()))
+    assert caught.value.parameter == "page[after]"

@@ -37,6 +37,7 @@ from sqlalchemy.types import NullType
 
 from oms_export.db import schema
 from oms_export.export.fields import field_names
+from oms_export.export.paging import AttributeColumns, PageCursor
 from oms_export.export.params import ExportQuery, Filter
 from oms_export.export.tenancy import Entitlement
 from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
@@ -65,10 +66,19 @@ class ExportPlan:
     statement: Select[Any]
     next_after: int | None = None
     """Last order id of this page when more orders remain after it; None on the last page."""
+    has_attributes: bool = False
+    """``includeAttributes`` is on (the export may still find no attribute names)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
         return export_keys(self.fields, self.order_attribute_names, self.item_attribute_names)
+
+    @property
+    def attribute_columns(self) -> AttributeColumns | None:
+        """The attribute names a page cursor carries on, None when the export has none."""
+        if not self.has_attributes:
+            return None
+        return self.order_attribute_names, self.item_attribute_names
 
 
 def export_keys(
@@ -83,12 +93,13 @@ def export_keys(
 
 
 def build_plan(
-    conn: Connection, query: ExportQuery, entitled: Entitlement, *, after_id: int | None = None
+    conn: Connection, query: ExportQuery, entitled: Entitlement, *, after: PageCursor | None = None
 ) -> ExportPlan:
     """The export's statement; with ``query.page_size``, bounded to one page of orders.
 
-    A page is the next ``page_size`` order ids after ``after_id`` (keyset paging), so an
-    order's rows never straddle pages and new orders cannot shift what later pages hold.
+    A page is the next ``page_size`` order ids after the cursor's (keyset paging), so an
+    order's rows never straddle pages and new orders cannot shift what later pages hold. Later
+    pages keep the first page's attribute columns, carried by the cursor.
     """
     dialect = conn.dialect.name
     names = field_names(query.options)
@@ -98,7 +109,12 @@ def build_plan(
     item_names: tuple[str, ...] = ()
     order_row = item_row = None
     if "includeAttributes" in query.options:
-        order_names, item_names = _attribute_names(conn, query, entitled)
+        if after is not None and after.columns is not None:
+            order_names, item_names = after.columns
+        else:
+            order_names, item_names = _attribute_names(conn, query, entitled)
+            if after is not None:
+                after.check_columns((order_names, item_names))
         if dialect == "postgresql":
             order_row = _attribute_row("order", order_names)
             item_row = _attribute_row("item", item_names)
@@ -108,8 +124,8 @@ def build_plan(
             columns += [_attribute("item", name) for name in item_names]
     keys = export_keys(names, order_names, item_names)
     conditions = _conditions(query, entitled, in_id_order=dialect == "sqlite")
-    if after_id is not None:
-        conditions.append(o.c.id > after_id)
+    if after is not None:
+        conditions.append(o.c.id > after.last_id)
     next_after: int | None = None
     if query.page_size is not None:
         page_ids = select(o.c.id).where(*conditions).order_by(o.c.id).limit(query.page_size + 1)
@@ -123,7 +139,14 @@ def build_plan(
         .where(*conditions)
         .order_by(o.c.id, i.c.id)
     )
-    return ExportPlan(names, order_names, item_names, statement, next_after)
+    return ExportPlan(
+        names,
+        order_names,
+        item_names,
+        statement,
+        next_after,
+        has_attributes="includeAttributes" in query.options,
+    )
 
 
 def _joins(

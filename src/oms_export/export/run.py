@@ -160,9 +160,7 @@ def start_export(
     batch_rows: int = 500,
 ) -> Export:
     """Check the page cursor, plan the export and open its cursor; rows are read on demand."""
-    after_id = (
-        None if query.after is None else read_cursor(cursor_key, client_id, query, query.after)
-    )
+    after = None if query.after is None else read_cursor(cursor_key, client_id, query, query.after)
     conn = engine.connect()
     try:
         postgres = conn.dialect.name == "postgresql"
@@ -172,7 +170,7 @@ def start_export(
         if postgres:
             # JIT compiling this wide statement costs more than it saves (seconds, measured).
             conn.exec_driver_sql("SET LOCAL jit = off")
-        plan = build_plan(conn, query, entitled, after_id=after_id)
+        plan = build_plan(conn, query, entitled, after=after)
         reads = stream_batches(conn, plan.statement, batch_rows)
         # The first read happens here, so a failing statement is an error response, not a
         # broken stream; the rest is read while the response is sent.
@@ -183,6 +181,6 @@ def start_export(
     next_cursor = (
         None
         if plan.next_after is None
-        else make_cursor(cursor_key, client_id, query, plan.next_after)
+        else make_cursor(cursor_key, client_id, query, plan.next_after, plan.attribute_columns)
     )
     return Export(conn, plan, reads, query, next_cursor)
