@@ -137,7 +137,7 @@ def test_the_next_link_is_built_from_the_public_base_url_or_trusted_proxy_header
     store: Engine, settings: Settings
 ) -> None:
     client = credentials(store, settings, 1001)
-    cases = [
+    cases: list[tuple[dict[str, Any], dict[str, str], str]] = [
         ({"public_base_url": "https://oms.example.com/"}, {}, "https://oms.example.com" + PATH),
         ({"trust_proxy_headers": 1}, {"X-Forwarded-Host": "reports.example.com"},
          "http://reports.example.com" + PATH),
