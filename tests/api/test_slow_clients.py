@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, QueuePool
 
 from oms_export.admin.demo import DEMO_CLIENT_COMPANIES, load_demo
 from oms_export.auth.clients import create_client
@@ -139,7 +139,9 @@ def test_a_stalled_export_holds_its_slot_then_is_ended_and_frees_slot_and_connec
         seconds=15,
         what="the stalled export was never ended",
     )
-    wait_until(lambda: engine.pool.checkedout() == 0, 5, "its database connection stayed out")
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    wait_until(lambda: pool.checkedout() == 0, 5, "its database connection stayed out")
     assert export_status(server.url, token).status_code == 200, "its slot was given back"
     cut = body_of(read_to_end(stalled))
     with pytest.raises(orjson.JSONDecodeError):
