@@ -74,5 +74,8 @@ def command(
         log_level="info",
         log_config=log_config(log_format),
         access_log=False,  # our middleware logs each request, with its id and client
-        proxy_headers=False,
+        # X-Forwarded-For/-Proto are believed only when the operator says a proxy sets them;
+        # else any client could pick the address its failed logins are counted against.
+        proxy_headers=bool(settings.trust_proxy_headers),
+        forwarded_allow_ips="*" if settings.trust_proxy_headers else None,
     )
