@@ -58,7 +58,7 @@ class Settings:
         "",
         "Redis URL (`redis://127.0.0.1:6379/0`) where the rate limits and the concurrent-export "
         "cap live, so every node shares them. Empty: each process keeps its own. While Redis "
-        "is unreachable, token and export requests answer 503.",
+        "is unreachable, exports and token requests with a wrong secret answer 503.",
     )
     redis_key_prefix: str = _setting(
         "oms-export:",

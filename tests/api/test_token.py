@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,6 +22,7 @@ from oms_export.api.state import ServiceState
 from oms_export.auth.clients import create_client, revoke_client
 from oms_export.auth.scopes import EXPORT_SCOPE
 from oms_export.auth.tokens import resolve_token
+from oms_export.db.engine import make_engine
 from oms_export.db.schema import companies, oauth_clients
 from oms_export.settings import Settings
 
@@ -34,12 +38,18 @@ class TestClient:
 
     __test__ = False
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, source: str = "127.0.0.1") -> None:
         self.app = app
+        self.source = source
+        """The client address the app sees (``request.client.host``)."""
+
+    def from_address(self, source: str) -> TestClient:
+        """The same app, asked from another source address."""
+        return TestClient(self.app, source)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
+            transport = httpx.ASGITransport(app=self.app, client=(self.source, 50000))
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 return await c.request(method, url, **kwargs)
 
@@ -72,6 +82,17 @@ def token_app(settings: Settings, engine: Engine, failure_limiter: RateLimiter) 
     install_error_handlers(app)
     app.include_router(token.router)
     return app
+
+
+@contextmanager
+def whole_service(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The service ``create_app`` builds; the connections it opened itself are closed after,
+    since no lifespan runs under ``TestClient``."""
+    app = create_app(settings, engine)
+    try:
+        yield TestClient(app)
+    finally:
+        app.state.service.close()
 
 
 @pytest.fixture
@@ -172,6 +193,20 @@ def test_bad_requests_get_the_rfc_6749_error(
     assert response.json()["error"] == error
     assert response.json()["error_description"]
     assert "www-authenticate" not in response.headers
+    # RFC 6749 §5.1: no token endpoint answer may be cached, errors included.
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+
+
+def test_an_unsupported_grant_type_is_400_and_never_stored(api: TestClient) -> None:
+    response = api.post(
+        "/token", content=b"grant_type=password&username=a&password=b", headers=FORM
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
+    assert response.json()["parameter"] == "grant_type"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
 
 
 def test_credentials_both_in_body_and_basic_are_invalid_request(
@@ -229,6 +264,19 @@ def test_unknown_wrong_secret_and_revoked_answer_byte_identically(
     assert "www-authenticate" not in dict(headers)
 
 
+def test_a_nul_in_the_credentials_is_an_unknown_client_on_every_store(
+    api: TestClient, client: dict[str, Any]
+) -> None:
+    """PostgreSQL cannot look up a NUL: the request must never reach it (it was a 500)."""
+    for body in (
+        body_for({**client, "client_id": client["client_id"] + "%00"}),
+        body_for(client, secret="%00"),
+    ):
+        response = api.post("/token", content=body, headers=FORM)
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
+
+
 def test_failed_basic_authentication_answers_www_authenticate_basic(
     api: TestClient, engine: Engine, client: dict[str, Any]
 ) -> None:
@@ -250,25 +298,47 @@ def test_malformed_basic_answers_invalid_client_with_www_authenticate(api: TestC
     assert response.headers["www-authenticate"].startswith("Basic")
 
 
-def test_repeated_failures_for_a_client_id_get_429_with_retry_after(
+def test_failures_are_throttled_per_address_and_the_right_secret_always_gets_through(
     api: TestClient, client: dict[str, Any], clock: FakeClock
 ) -> None:
+    """The limit is 3 failures a minute per source address (the ``api`` fixture)."""
     wrong = body_for(client, secret="guess")
-    assert [api.post("/token", content=wrong, headers=FORM).status_code for _ in range(3)] == [
+    guesser = api.from_address("203.0.113.7")
+    assert [guesser.post("/token", content=wrong, headers=FORM).status_code for _ in range(3)] == [
         401,
         401,
         401,
     ]
-    blocked = api.post("/token", content=wrong, headers=FORM)
+    blocked = guesser.post("/token", content=wrong, headers=FORM)
     assert blocked.status_code == 429
     assert blocked.json()["error"] == "rate_limited"
+    assert "address" in blocked.json()["error_description"]
     assert 1 <= int(blocked.headers["retry-after"]) <= 60
-    # Even the right secret waits, or the limit would not stop guessing.
-    assert api.post("/token", content=body_for(client), headers=FORM).status_code == 429
-    other = {"client_id": "someone-else", "client_secret": "x"}
-    assert api.post("/token", content=body_for(other), headers=FORM).status_code == 401
+    assert blocked.headers["cache-control"] == "no-store"
+    # The guessed client still gets its tokens, from the guesser's address and from its own.
+    assert guesser.post("/token", content=body_for(client), headers=FORM).status_code == 200
+    owner = api.from_address("198.51.100.20")
+    assert owner.post("/token", content=body_for(client), headers=FORM).status_code == 200
+    # Another address's failures are its own: a 401, not the guesser's 429.
+    assert owner.post("/token", content=wrong, headers=FORM).status_code == 401
+    # Refused failures are not counted, so the window ends a minute after the first failures.
     clock.now += 61
-    assert api.post("/token", content=body_for(client), headers=FORM).status_code == 200
+    assert guesser.post("/token", content=wrong, headers=FORM).status_code == 401
+
+
+def test_failures_from_one_ipv6_host_add_up_over_its_64(
+    api: TestClient, client: dict[str, Any]
+) -> None:
+    wrong = body_for(client, secret="guess")
+    hosts = [api.from_address(f"2001:db8:1:2::{n}") for n in range(1, 5)]
+    assert [h.post("/token", content=wrong, headers=FORM).status_code for h in hosts] == [
+        401,
+        401,
+        401,
+        429,
+    ]
+    neighbour = api.from_address("2001:db8:1:3::1")
+    assert neighbour.post("/token", content=wrong, headers=FORM).status_code == 401
 
 
 def test_successful_requests_do_not_count_against_the_limit(
@@ -295,17 +365,34 @@ def test_secrets_and_tokens_never_reach_the_log(
 def test_create_app_serves_the_token_route(
     settings: Settings, engine: Engine, client: dict[str, Any]
 ) -> None:
-    response = TestClient(create_app(settings, engine)).post(
-        "/token", content=body_for(client), headers=FORM
-    )
+    with whole_service(settings, engine) as service:
+        response = service.post("/token", content=body_for(client), headers=FORM)
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == "Bearer"
+
+
+def test_an_internal_error_on_token_is_a_500_that_is_never_stored(tmp_path: Path) -> None:
+    """A database without its tables: the failure no handler expects, answered as JSON 500."""
+    bare = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", secret_key="k")
+    engine = make_engine(bare)
+    try:
+        with whole_service(bare, engine) as service:
+            response = service.post(
+                "/token", content=body_for({"client_id": "a", "client_secret": "b"}), headers=FORM
+            )
+    finally:
+        engine.dispose()
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
 
 
 def test_get_on_token_is_405_json(api: TestClient) -> None:
     response = api.get("/token")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+    assert response.headers["cache-control"] == "no-store"
 
 
 def test_openapi_documents_the_form_body_and_answers(api: TestClient) -> None:
@@ -313,4 +400,6 @@ def test_openapi_documents_the_form_body_and_answers(api: TestClient) -> None:
     form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["properties"]["grant_type"]["enum"] == ["client_credentials"]
     assert {"scope", "client_id", "client_secret"} <= set(form["properties"])
-    assert {"200", "400", "401", "429"} <= set(operation["responses"])
+    assert {"200", "400", "401", "429", "503"} <= set(operation["responses"])
+    assert "address" in operation["responses"]["429"]["description"]
+    assert "busy" in operation["responses"]["503"]["description"]

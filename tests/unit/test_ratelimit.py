@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from oms_export.api.ratelimit import RateLimiter
+import pytest
+
+from oms_export.api.ratelimit import UNKNOWN_SOURCE, RateLimiter, source_key
 
 
 class Clock:
@@ -36,3 +38,27 @@ def test_idle_keys_are_dropped_so_random_keys_cannot_grow_memory() -> None:
     clock.now += 61
     limiter.hit("late")
     assert len(limiter) == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:a:b:c:d", "2001:db8:1:2::/64"),
+        ("2001:0db8:0001:0002::ffff", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("testclient", "testclient"),
+        ("", UNKNOWN_SOURCE),
+        (None, UNKNOWN_SOURCE),
+    ],
+)
+def test_a_source_address_is_keyed_as_ipv4_or_its_ipv6_64(host: str | None, key: str) -> None:
+    assert source_key(host) == key
+
+
+def test_one_ipv6_host_rotating_addresses_fills_one_key_and_spares_its_neighbours() -> None:
+    limiter = RateLimiter(2, 60, Clock())
+    waits = [limiter.hit(source_key(f"2001:db8:1:2::{n:x}")) for n in range(1, 4)]
+    assert waits[:2] == [0, 0]
+    assert waits[2] > 0
+    assert limiter.hit(source_key("2001:db8:1:3::1")) == 0

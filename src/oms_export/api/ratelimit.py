@@ -1,4 +1,4 @@
-"""A per-key sliding-window rate limit, kept in this process.
+"""A per-key sliding-window rate limit, kept in this process, and the key of a source address.
 
 Good for one node; issue #3 shares it through Redis across nodes. The clock is injectable so
 tests can move time instead of sleeping.
@@ -6,6 +6,7 @@ tests can move time instead of sleeping.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -15,7 +16,8 @@ from collections.abc import Callable
 
 class RateLimiter:
     SWEEP_AT = 10_000
-    """Keys held before idle ones are dropped, so random client ids cannot grow memory."""
+    """Keys held before idle ones are dropped, so random keys (client ids, addresses) cannot
+    grow memory."""
 
     def __init__(
         self, limit: int, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
@@ -64,3 +66,34 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+
+UNKNOWN_SOURCE = "unknown"
+"""The key of requests whose source address the server does not know (a Unix socket)."""
+
+
+def source_key(host: str | None) -> str:
+    """The rate-limit key of the source address ``host``: IPv4 as is, IPv6 by its /64.
+
+    One IPv6 host owns a whole /64 (privacy addresses rotate inside it), so keying each address
+    alone would let one machine spread its failures over endless keys. An IPv4-mapped IPv6
+    address is its IPv4 address. Anything that is not an IP address (a test client's name) is
+    used as given.
+
+    Example::
+
+        source_key("203.0.113.7")           # -> "203.0.113.7"
+        source_key("2001:db8:1:2:a:b:c:d")  # -> "2001:db8:1:2::/64"
+        source_key("::ffff:203.0.113.7")    # -> "203.0.113.7"
+    """
+    if not host:
+        return UNKNOWN_SOURCE
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

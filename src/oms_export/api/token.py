@@ -3,6 +3,13 @@
 The route only moves bytes: ``auth/grant.py`` holds the RFC's rules and ``auth/tokens.py`` the
 storage. The body is read raw, not through FastAPI's form parsing, so a repeated parameter is
 seen (and refused) instead of silently collapsed.
+
+Failed authentications are throttled per source address, never per client id: keyed by client
+id, anyone who knows an id could lock its owner out with thirty wrong guesses a minute. Past the
+limit a wrong secret from that address gets 429, but the secret is still checked, so the right
+one always gets its token. That the 429 still tells a right guess from a wrong one costs
+nothing: a secret carries about 285 bits. What the limit bounds is the failed work one address
+can make the service do, and the noise it makes.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from oms_export.api.errors import NO_STORE, never_stored
+from oms_export.api.ratelimit import source_key
 from oms_export.api.responses import json_response
 from oms_export.api.state import service_state
 from oms_export.auth.grant import FORM_CONTENT_TYPE, parse_token_request
@@ -24,8 +33,6 @@ router = APIRouter()
 
 MAX_BODY_BYTES = 16 * 1024
 """A token request is a few hundred bytes; anything past this is refused unread."""
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -93,8 +100,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: _error("`invalid_request`, `unsupported_grant_type` or `invalid_scope`."),
     401: _error("`invalid_client`: unknown client, wrong secret or revoked client."),
-    429: _error("Too many failed authentications for this client id; see `Retry-After`."),
-    503: _error("`temporarily_unavailable`: the shared limit store (Redis) is unreachable."),
+    429: _error(
+        "`rate_limited`: a wrong secret from an address that has failed too often in the last "
+        "minute; see `Retry-After`. The right secret is never refused, whoever else guesses."
+    ),
+    503: _error(
+        "`temporarily_unavailable`: the service is busy or the shared limit store (Redis) is "
+        "unreachable; see `Retry-After`."
+    ),
 }
 
 
@@ -104,11 +117,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     operation_id="issue_token",
     summary="Get an access token (OAuth 2.0 client credentials)",
     description="Authenticate with `client_id` and `client_secret` in the form body, or with "
-    "HTTP Basic (not both). The token goes in `Authorization: Bearer <token>` on export calls.",
+    "HTTP Basic (not both). The token goes in `Authorization: Bearer <token>` on export calls. "
+    "Every answer carries `Cache-Control: no-store`.",
     response_class=Response,
     responses=_RESPONSES,
     openapi_extra=_OPENAPI,
 )
+@never_stored
 async def token(request: Request) -> Response:
     state = service_state(request)
     grant = parse_token_request(
@@ -116,19 +131,18 @@ async def token(request: Request) -> Response:
         await _read_body(request),
         request.headers.get("authorization"),
     )
-    limiter = state.token_failure_limiter
-    # In the threadpool: with OMS_EXPORT_REDIS_URL set, the limiter is a network call.
-    wait = await run_in_threadpool(limiter.retry_after, grant.client_id)
-    if wait:
-        raise RateLimited(_too_many(wait), retry_after=wait)
     try:
-        answer = await run_in_threadpool(issue_token, state.engine, state.settings, grant)
+        answer = await run_in_threadpool(issue_token, state.control_engine, state.settings, grant)
     except InvalidClient:
-        wait = await run_in_threadpool(limiter.hit, grant.client_id)
+        # Counted only once the secret proved wrong, so the right secret never waits on the
+        # limiter (nor on Redis). A refused failure is not counted: the wait does not grow.
+        # In the threadpool: with OMS_EXPORT_REDIS_URL set, the limiter is a network call.
+        source = source_key(request.client.host if request.client else None)
+        wait = await run_in_threadpool(state.token_failure_limiter.hit, source)
         if wait:
             raise RateLimited(_too_many(wait), retry_after=wait) from None
         raise
-    return json_response(answer, headers=_NO_STORE)
+    return json_response(answer, headers=NO_STORE)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -141,4 +155,4 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _too_many(wait: int) -> str:
-    return f"Too many failed authentications for this client id; retry in {wait} s."
+    return f"Too many failed authentications from this address; retry in {wait} s."

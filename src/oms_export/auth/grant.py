@@ -58,6 +58,10 @@ def parse_token_request(
             f"Only the `{GRANT_TYPE}` grant is supported.", parameter="grant_type"
         )
     client_id, client_secret, used_basic = _client_credentials(params, authorization)
+    if "\x00" in client_id or "\x00" in client_secret:
+        # No client has one (ids and secrets are URL-safe base64), and PostgreSQL cannot even
+        # look one up: it is an unknown client, answered as every unknown client is.
+        raise InvalidClient(basic=used_basic)
     return TokenRequest(client_id, client_secret, _scopes(params.get("scope")), used_basic)
 
 
