@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 
 from oms_export import __version__
 from oms_export.api import export, health, metrics, token
@@ -15,8 +16,22 @@ from oms_export.api.limits import make_limits
 from oms_export.api.metrics import Metrics
 from oms_export.api.middleware import RequestLogMiddleware
 from oms_export.api.state import ServiceState
+from oms_export.api.streaming import ABORT_KEY, connection_aborter
 from oms_export.db.engine import CONTROL_POOL_SIZE, make_engine
 from oms_export.settings import Settings
+
+
+class _Service(FastAPI):
+    """The app, handing each request a way to abort its connection (see ``api/streaming.py``).
+
+    Taken here, before any middleware wraps ``send``: only the server's own ``send`` leads to
+    the connection.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})[ABORT_KEY] = connection_aborter(send)
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -32,7 +47,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         yield
         app.state.service.close()
 
-    app = FastAPI(
+    app = _Service(
         lifespan=lifespan,
         title="oms-export",
         version=__version__,

@@ -25,7 +25,7 @@ from oms_export.api.streaming import ExportResponse
 from oms_export.auth.principal import Principal
 from oms_export.errors import InvalidRequest, NotAcceptable
 from oms_export.export.encoders import MEDIA_TYPES
-from oms_export.export.params import parse_export_query
+from oms_export.export.params import parse_export_query_string
 from oms_export.export.run import Export, start_export
 from oms_export.export.tenancy import entitlement
 from oms_export.settings import Settings
@@ -103,7 +103,7 @@ async def _start(
             f"The query string is {len(raw_query)} bytes; at most "
             f"{state.settings.max_query_length} are accepted."
         )
-    query = parse_export_query(request.query_params.multi_items())
+    query = parse_export_query_string(raw_query)
     fmt = query.format or negotiate(request.headers.get("accept"))
     if fmt == "csv" and query.shape == "orders":
         raise InvalidRequest(

@@ -4,7 +4,9 @@ stream whose client has stopped reading.
 A client that stops reading fills the socket's buffers, and then each send waits for room. A
 send that waits longer than ``OMS_EXPORT_EXPORT_IDLE_SECONDS`` ends the response: the body is
 closed (its statement interrupted, its connection handed back), the admission released, and the
-server closes the connection, so the client sees a cut body, never a complete-looking one.
+connection aborted, so the client sees a cut body, never a complete-looking one. Aborted, not
+closed: a close waits to flush what the server still buffers for a client that reads nothing,
+which would keep the socket, and that buffer, for as long as the client likes.
 
 Chunks go out in slices of ``SEND_SLICE`` bytes, so one send waits only until the client has
 taken about the server's write buffer (64 KiB): a slow but steady reader is never cut off, only
@@ -17,7 +19,9 @@ one export to its end and at once asks for the next never finds its own slot sti
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import socket
+import struct
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -30,6 +34,30 @@ from oms_export.api.state import ServiceState
 log = logging.getLogger("oms_export.export")
 
 SEND_SLICE = 16 * 1024
+ABORT_KEY = "abort_connection"
+"""Key in the ASGI scope's ``state`` of a callable that drops the request's connection."""
+
+
+def connection_aborter(send: Send) -> Callable[[], None] | None:
+    """A way to drop the connection ``send`` writes to, when the server offers one.
+
+    ASGI has no message for "abort the connection". uvicorn's ``send`` is a method of its
+    request cycle, which holds the connection's asyncio transport; where that is not so (another
+    server, a test client), None, and a cut-off export merely closes the connection.
+    """
+    transport: Any = getattr(getattr(send, "__self__", None), "transport", None)
+    if not callable(getattr(transport, "abort", None)):
+        return None
+
+    def abort() -> None:
+        # Linger 0: the kernel resets the connection at once, dropping what it still queues
+        # for the client, instead of keeping the socket until a peer that reads nothing ACKs.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    return abort
 
 
 class ExportResponse(StreamingResponse):
@@ -51,6 +79,7 @@ class ExportResponse(StreamingResponse):
         self._idle = idle if idle > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._abort: Callable[[], None] | None = scope.get("state", {}).get(ABORT_KEY)
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -69,7 +98,9 @@ class ExportResponse(StreamingResponse):
                 if not await self._send_slices(send, memoryview(chunk)):
                     self._state.metrics.exports_ended_idle.inc()
                     log.warning("export ended: its client read nothing for %s s", self._idle)
-                    return  # incomplete on purpose: the server closes the connection
+                    if self._abort is not None:
+                        self._abort()
+                    return  # incomplete on purpose: the connection ends mid-body
             await self._close_body()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
