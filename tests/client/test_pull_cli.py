@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ from sqlalchemy import Engine
 from oms_export.admin.demo import load_demo
 from oms_export.settings import Settings
 from tests.client.faultproxy import FaultProxy
-from tests.client.pulling import ALL_OPTIONS, pull, service_export, service_rows
+from tests.client.pulling import (
+    ALL_OPTIONS,
+    pull,
+    pull_command,
+    pull_env,
+    service_export,
+    service_rows,
+)
 from tests.client.test_table_output import Target
 from tests.live import LiveServer
 
@@ -259,3 +267,35 @@ def test_an_output_file_that_cannot_be_written_is_one_line_naming_it(
     [line] = done.stderr.decode().strip().splitlines()
     assert line.startswith(f"Error: {out.parent / '.orders.json.part'}: ")
     assert line.endswith("No such file or directory")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--completed-after", "0001-01-01T00:00:00+01:00"], "Error: Invalid value for '--completed-after': '0001-01-01T00:00:00+01:00' is out of range in UTC; it accepts datetimes from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"),
+        (["--completed-before", "9999-12-31T23:59:59-01:00"], "Error: Invalid value for '--completed-before': '9999-12-31T23:59:59-01:00' is out of range in UTC; it accepts datetimes from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"),
+        (["--state", "sync.json", "--completed-after", "0001-01-01T00:30:00+00:31"], "Error: Invalid value for '--completed-after': '0001-01-01T00:30:00+00:31' is out of range in UTC; it accepts datetimes from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"),
+        (["--lookback", "99999999999d"], "Error: Invalid value for '--lookback': '99999999999d' is too long; it accepts at most 999999999d"),
+    ],
+)  # fmt: skip
+def test_a_datetime_out_of_range_is_a_usage_error_not_a_traceback(
+    args: list[str], error: str, tmp_path: Path
+) -> None:
+    """Refused before any request: the service is never reached (nothing listens on port 9)."""
+    done = subprocess.run(
+        pull_command("http://127.0.0.1:9", *args),
+        env=pull_env({"client_id": "c", "client_secret": "s"}),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "Usage: oms-export pull [OPTIONS]",
+        "Try 'oms-export pull --help' for help.",
+        "",
+        error,
+    ]
+    assert done.stdout == b""
+    assert list(tmp_path.iterdir()) == []  # no state file or lock was made

@@ -106,3 +106,32 @@ def test_naming_a_company_the_client_may_not_export_is_refused(
 def test_no_filter_widens_the_view_beyond_the_clients_companies(store: Engine) -> None:
     for query in ("filter[external_ref:in]=X-1,X-2,L-1", "filter[id:in]=4,5,6", "filter[status]=8"):
         assert set(refs(store, query, 1001)) <= {"A-1", "A-2", "A-3"}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("filter[id:lt]=2147483647", ["A-1", "A-2", "A-3"]),
+        ("filter[id:gt]=2147483647", []),
+        ("filter[id]=2147483647", []),
+        ("filter[id:in]=1,2147483647", ["A-1"]),
+        ("filter[id:gt]=0&filter[id:lt]=2", ["A-1"]),
+        ("filter[completion_datetime:gt]=0001-01-01 00:00:00", ["A-1", "A-2"]),
+        ("filter[completion_datetime:gte]=0001-01-01T01:00:00%2B01:00", ["A-1", "A-2"]),
+        ("filter[completion_datetime:lt]=0001-01-01T00:00:00Z", []),
+        ("filter[sale_datetime:lte]=9999-12-31 23:59:59", ["A-1"]),
+        ("filter[sale_datetime:gt]=9999-12-31T22:59:59-01:00", []),
+        ("filter[creation_datetime:lt]=9999-12-31", ["A-1", "A-2", "A-3"]),
+    ],
+)
+def test_values_at_the_ends_of_each_columns_range_run_on_the_store(
+    store: Engine, query: str, expected: list[str]
+) -> None:
+    """The largest accepted value of each filter is one the store compares without an error."""
+    assert refs(store, query, 1001) == expected
+
+
+def test_the_largest_company_ref_id_is_another_companys_not_a_store_error(store: Engine) -> None:
+    with pytest.raises(CompanyNotAllowed) as caught:
+        refs(store, "filter[company_ref_id:in]=1001,2147483647", 1001)
+    assert caught.value.parameter == "filter[company_ref_id:in]"

@@ -53,8 +53,15 @@ _OPTION_OF_PARAMETER: Final = (
 )
 
 
+_DATETIME_RANGE: Final = "from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"
+
+
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A datetime as the service takes it (``YYYY-MM-DD HH:MM:SS``, UTC)."""
+    """A datetime as the service takes it (``YYYY-MM-DD HH:MM:SS``, UTC).
+
+    An offset can carry a moment past year 1 or 9999 (``0001-01-01T00:00:00+01:00``): that is
+    a usage error naming the range, as the service's 400 would, not a traceback.
+    """
     if value is None:
         return None
     try:
@@ -65,20 +72,29 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> st
             "or ISO 8601 such as 2020-03-06T12:00:00Z"
         ) from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise click.BadParameter(
+                f"{value!r} is out of range in UTC; it accepts datetimes {_DATETIME_RANGE}"
+            ) from None
     return moment.isoformat(sep=" ", timespec="seconds")
 
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST_DAYS: Final = timedelta.max.days
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
-    """``90s``, ``10m``, ``2h``, ``1d`` or plain seconds."""
+    """``90s``, ``10m``, ``2h``, ``1d`` or plain seconds, up to what a ``timedelta`` holds."""
     match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", value)
     if match is None:
         raise click.BadParameter(f"{value!r} is not a duration; use e.g. 90s, 10m, 2h, 1d")
     number, unit = match.groups()
-    return timedelta(seconds=int(number) * _UNITS[unit or "s"])
+    seconds = int(number) * _UNITS[unit or "s"]
+    if seconds > _LONGEST_DAYS * _UNITS["d"]:
+        raise click.BadParameter(f"{value!r} is too long; it accepts at most {_LONGEST_DAYS}d")
+    return timedelta(seconds=seconds)
 
 
 def _includes(value: str | None) -> list[str]:

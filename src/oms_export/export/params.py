@@ -1,24 +1,32 @@
 """The export's query parameters, parsed into an ``ExportQuery`` or refused with a clear error.
 
-Knows nothing of HTTP: it takes the (name, value) pairs of a query string. Every refusal is an
-``InvalidRequest`` naming the parameter and what it accepts, so a caller can fix the request from
-the error alone. Nothing unknown is ignored: a typo must not silently widen or narrow a report.
+Knows nothing of HTTP: it takes the raw query string, or its (name, value) pairs. Every refusal
+is an ``InvalidRequest`` naming the parameter and what it accepts, so a caller can fix the request
+from the error alone. Nothing unknown is ignored: a typo must not silently widen or narrow a report.
+
+Every value that parses is also one the store can compare against its column: an id past the
+column's integer type, or a datetime an offset carries past year 1 or 9999, is refused here with
+the accepted range, rather than failing inside the database (a 500 on PostgreSQL, and a different
+answer on SQLite, whose integers are wider).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Final
+from urllib.parse import unquote_to_bytes
 
+from sqlalchemy import BigInteger, Column, Integer, SmallInteger
+
+from oms_export.db import schema
 from oms_export.errors import InvalidRequest
 from oms_export.export.fields import OPTIONS
 from oms_export.statuses import ORDER_STATUSES
 
 MAX_LIST_VALUES: Final = 1000
-_INT64_MAX: Final = 2**63 - 1
 
 DATETIME_FIELDS: Final = ("completion_datetime", "creation_datetime", "sale_datetime")
 FILTER_OPS: Final[dict[str, tuple[str, ...]]] = {
@@ -29,7 +37,29 @@ FILTER_OPS: Final[dict[str, tuple[str, ...]]] = {
     "external_ref": ("eq", "in"),
     "company_ref_id": ("eq", "in"),
 }
-INTEGER_FIELDS: Final = frozenset({"status", "id", "company_ref_id"})
+
+
+def _largest(column: Column[int]) -> int:
+    """The largest value ``column``'s type holds on PostgreSQL, where a larger one is an error.
+
+    Read from the schema, so widening a column in a migration widens its filter with it.
+    """
+    if isinstance(column.type, BigInteger):
+        return 2**63 - 1
+    if isinstance(column.type, SmallInteger):
+        return 2**15 - 1
+    if isinstance(column.type, Integer):
+        return 2**31 - 1
+    raise TypeError(f"{column} is not an integer column")
+
+
+INTEGER_MAX: Final[dict[str, int]] = {
+    "status": _largest(schema.orders.c.status),
+    "id": _largest(schema.orders.c.id),
+    "company_ref_id": _largest(schema.companies.c.ref_id),
+}
+"""Each integer filter's largest value: that of the column it is compared with."""
+INTEGER_FIELDS: Final = frozenset(INTEGER_MAX)
 
 _FILTER_KEY = re.compile(r"filter\[(?P<field>[^\]:]*)(?::(?P<op>[^\]]*))?\]")
 _OPTION_KEY = re.compile(r"options\[(?P<name>[^\]]*)\]")
@@ -39,6 +69,8 @@ DATETIME_HELP: Final = (
     "a datetime as `Y-m-d H:i:s` (e.g. 2020-03-06 12:00:00), `Y-m-d`, "
     "or ISO 8601 with `T` and an optional `Z` or offset"
 )
+DATETIME_BOUNDS: Final = "from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"
+DATETIME_RANGE: Final = f"datetimes {DATETIME_BOUNDS}"
 
 FilterValue = int | str | datetime
 
@@ -73,6 +105,58 @@ class ExportQuery:
         return tuple(f for f in self.filters if f.field == name)
 
 
+def parse_export_query_string(raw: bytes) -> ExportQuery:
+    """Parse the raw query string, as HTTP delivers it; raise ``InvalidRequest`` on a bad part.
+
+    Percent-decoding is strict: bytes that are not UTF-8 are refused, naming the parameter (or
+    ``query string`` when its name is what does not decode). A lenient decoder would turn them
+    into U+FFFD and search for that, an empty answer the caller could not tell from "no such
+    order". ``+`` is a space, as in any form-encoded query string.
+
+    >>> parse_export_query_string(b"filter[ref]=O%2B1&format=csv").filters[0].values
+    ('O+1',)
+    """
+    return parse_export_query(_strict_pairs(raw))
+
+
+def _strict_pairs(raw: bytes) -> Iterator[tuple[str, str]]:
+    """The (name, value) pairs, decoded one at a time so the first bad part is the one named."""
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition(b"=")
+        name = _percent_decoded(raw_name)
+        if name is None:
+            raise InvalidRequest(
+                f"The query string has a parameter name that is not UTF-8 once percent-decoded "
+                f"({_show_raw(raw_name)}); names and values are percent-encoded UTF-8.",
+                parameter="query string",
+            )
+        value = _percent_decoded(raw_value)
+        if value is None:
+            raise InvalidRequest(
+                f"`{name}` got {_show_raw(raw_value)}, which is not UTF-8 once "
+                "percent-decoded; it accepts percent-encoded UTF-8 text.",
+                parameter=name,
+            )
+        yield name, value
+
+
+def _percent_decoded(raw: bytes) -> str | None:
+    try:
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _show_raw(raw: bytes) -> str:
+    """The part as it was sent, undecoded, so the caller sees which bytes are at fault.
+
+    Bytes outside printable ASCII are shown percent-encoded, as a URL would carry them.
+    """
+    return _show("".join(chr(b) if 0x20 <= b < 0x7F else f"%{b:02X}" for b in raw))
+
+
 def parse_export_query(pairs: Iterable[tuple[str, str]]) -> ExportQuery:
     """Parse the query string's pairs; raise ``InvalidRequest`` on the first bad one."""
     filters: list[Filter] = []
@@ -82,7 +166,8 @@ def parse_export_query(pairs: Iterable[tuple[str, str]]) -> ExportQuery:
     # Repeats and unknown names are refused, so the number of parameters is bounded too.
     for key, value in pairs:
         if (match := _FILTER_KEY.fullmatch(key)) is not None:
-            flt = _parse_filter(key, match["field"], match["op"] or "eq", value)
+            op = "eq" if match["op"] is None else match["op"]  # `filter[status:]` is not eq
+            flt = _parse_filter(key, match["field"], op, value)
             _refuse_repeat(seen, f"filter[{flt.field}:{flt.op}]", key)
             filters.append(flt)
         elif (match := _OPTION_KEY.fullmatch(key)) is not None:
@@ -133,7 +218,7 @@ def _page_size(key: str, value: str) -> int:
 
 
 def _cursor(key: str, value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", value):
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,2048}", value):
         raise InvalidRequest(
             f'`{key}` is not a cursor this service gave out; use the `Link: rel="next"` '
             "URL of the previous page as it is.",
@@ -182,6 +267,12 @@ def _parse_filter(key: str, name: str, op: str, value: str) -> Filter:
             parameter=key,
         )
     ops = FILTER_OPS[name]
+    if op == "":
+        bare = f" (or `filter[{name}]` alone for eq)" if "eq" in ops else ""
+        raise InvalidRequest(
+            f"`{key}` has an empty operator after the colon; accepted: {', '.join(ops)}{bare}.",
+            parameter=key,
+        )
     if op not in ops:
         raise InvalidRequest(
             f"`{key}`: unknown operator `{op}` for `{name}`; accepted: {', '.join(ops)}.",
@@ -201,14 +292,19 @@ def _parse_value(key: str, name: str, raw: str) -> FilterValue:
     if raw == "":
         raise InvalidRequest(f"`{key}` has an empty value; {_accepts(name)}.", parameter=key)
     if name in DATETIME_FIELDS:
-        parsed = parse_datetime(raw)
-        if parsed is None:
+        try:
+            parsed = parse_datetime(raw)
+        except OverflowError:
             raise InvalidRequest(
-                f"`{key}` got {_show(raw)}; it accepts {DATETIME_HELP}.", parameter=key
-            )
+                f"`{key}` got {_show(raw)}, which is out of range in UTC; "
+                f"it accepts {DATETIME_RANGE}.",
+                parameter=key,
+            ) from None
+        if parsed is None:
+            raise InvalidRequest(f"`{key}` got {_show(raw)}; {_accepts(name)}.", parameter=key)
         return parsed
     if name in INTEGER_FIELDS:
-        if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > _INT64_MAX:
+        if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > INTEGER_MAX[name]:
             raise InvalidRequest(f"`{key}` got {_show(raw)}; {_accepts(name)}.", parameter=key)
         number = int(raw)
         if name == "status" and number not in ORDER_STATUSES:
@@ -228,9 +324,9 @@ def _accepts(name: str) -> str:
         codes = ", ".join(str(code) for code in ORDER_STATUSES)
         return f"it accepts order status codes ({codes}), comma-separated with `in`"
     if name in INTEGER_FIELDS:
-        return "it accepts whole numbers, comma-separated with `in`"
+        return f"it accepts whole numbers from 0 to {INTEGER_MAX[name]}, comma-separated with `in`"
     if name in DATETIME_FIELDS:
-        return f"it accepts {DATETIME_HELP}"
+        return f"it accepts {DATETIME_HELP}, {DATETIME_BOUNDS}"
     return "it accepts text, comma-separated with `in`"
 
 
@@ -243,7 +339,12 @@ _DATETIME_FORMATS: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 def parse_datetime(raw: str) -> datetime | None:
-    """A naive UTC datetime from any accepted form, or None when it does not parse."""
+    """A naive UTC datetime from any accepted form, or None when it does not parse.
+
+    Raises ``OverflowError`` when an offset carries the moment outside years 1 to 9999 in UTC
+    (``0001-01-01T00:00:00+01:00``): it parses, but names no datetime the store can hold, and
+    the caller's error says so rather than "does not parse".
+    """
     for fmt in _DATETIME_FORMATS:
         try:
             return datetime.strptime(raw, fmt)
