@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -10,6 +11,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from oms_export.api.app import create_app
+from oms_export.api.http_protocol import BoundedHttpToolsProtocol
 from oms_export.settings import Settings
 
 
@@ -18,7 +20,12 @@ class LiveServer:
     client that stops reading is felt after kilobytes instead of megabytes."""
 
     def __init__(
-        self, settings: Settings, engine: Engine, *, send_buffer: int | None = None
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        send_buffer: int | None = None,
+        http: type[asyncio.Protocol] = BoundedHttpToolsProtocol,
     ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -28,7 +35,7 @@ class LiveServer:
         port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self.app = create_app(settings, engine)
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", http=http)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +94,16 @@ def test_serve_demo_on_a_store_with_data_keeps_it_and_prints_working_credentials
         assert response.status_code == 200
     finally:
         second.stop()
+
+
+def test_serve_bounds_the_request_head(served: ServeProcess) -> None:
+    """The served process uses the bounded protocol, not uvicorn's own."""
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        try:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000)
+            answer = sock.recv(64)
+        except (ConnectionResetError, BrokenPipeError):
+            answer = b"reset"
+    assert answer.startswith(b"HTTP/1.1 400 ") or answer == b"reset"
+    assert httpx.get(served.url + "/health").status_code == 200

@@ -8,6 +8,7 @@ import click
 import uvicorn
 
 from oms_export.admin.demo import demo_credentials
+from oms_export.api.http_protocol import BoundedHttpToolsProtocol
 from oms_export.api.logs import LogFormat, log_config
 from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import ENV_PREFIX, Settings
@@ -73,6 +74,7 @@ def command(
         workers=workers,
         log_level="info",
         log_config=log_config(log_format),
+        http=BoundedHttpToolsProtocol,
         access_log=False,  # our middleware logs each request, with its id and client
         # X-Forwarded-For/-Proto are believed only when the operator says a proxy sets them;
         # else any client could pick the address its failed logins are counted against.
