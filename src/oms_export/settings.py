@@ -44,6 +44,12 @@ class Settings:
         "secret from that address gets 429 while the right one still gets its token, so "
         "nobody can lock a client out by guessing its secret. 0 turns the limit off.",
     )
+    token_issue_limit_per_minute: int = _setting(
+        60,
+        "Tokens one client may be given per minute; past it 429 with `Retry-After`. Tokens "
+        "live `OMS_EXPORT_TOKEN_TTL_SECONDS`, so this bounds the tokens a client holds (3,600 "
+        "at the defaults). Only an authenticated client counts. 0 turns the limit off.",
+    )
     max_concurrent_exports: int = _setting(
         2,
         "Exports one client may have streaming at once, counted across all nodes when "
@@ -58,7 +64,7 @@ class Settings:
         "",
         "Redis URL (`redis://127.0.0.1:6379/0`) where the rate limits and the concurrent-export "
         "cap live, so every node shares them. Empty: each process keeps its own. While Redis "
-        "is unreachable, exports and token requests with a wrong secret answer 503.",
+        "is unreachable, token and export requests answer 503.",
     )
     redis_key_prefix: str = _setting(
         "oms-export:",

@@ -129,11 +129,11 @@ def test_redis_down_answers_503_to_tokens_and_exports_while_health_stays_up(
             assert response.headers["content-type"] == "application/json"
             assert response.json()["error"] == "temporarily_unavailable"
             assert int(response.headers["retry-after"]) > 0
-        # A failure cannot be counted, so it is not answered; the right secret needs no count.
+        # Neither a failure nor a token given can be counted, so neither is answered.
         right = httpx.post(
             node.url + "/token", content=token_request(reporting_client), headers=FORM
         )
-        assert right.status_code == 200
+        assert right.status_code == 503
         assert httpx.get(node.url + "/health").status_code == 200
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from oms_export.api.redis_limits import key_part
+from oms_export.auth.clients import create_client
 from oms_export.auth.tokens import resolve_token
+from oms_export.db.schema import access_tokens
 from oms_export.settings import Settings
 from tests.conftest import RedisSpace
 from tests.live import LiveServer
@@ -101,3 +103,29 @@ def test_a_flood_of_wrong_secrets_slows_only_its_own_address_never_the_right_sec
         # Refused failures were not counted: the wait they get never grows.
         assert redis_space.client.zcard(failures_key) == limit
         assert redis_space.client.ttl(failures_key) > 0
+
+
+def test_a_client_is_given_at_most_its_issue_limit_of_tokens_a_minute(
+    limited: tuple[Settings, str | None],
+    engine: Engine,
+    settings: Settings,
+    reporting_client: dict[str, Any],
+) -> None:
+    """Every token is a stored row for its lifetime: a client asking for thousands a second
+    would fill the store. Strangers cannot spend a client's budget: only it, authenticated."""
+    other = create_client(engine, settings, name="other", company_ref_ids=[1001])
+    with LiveServer(limited[0].with_changes(token_issue_limit_per_minute=3), engine) as server:
+        caller = Caller(server.url, OWNER)
+        wrong = token_body(reporting_client, secret="a-wrong-guess")
+        assert [caller.token(wrong).status_code for _ in range(5)] == [401] * 5
+        right = token_body(reporting_client)
+        assert [caller.token(right).status_code for _ in range(3)] == [200] * 3
+        refused = caller.token(right)
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "rate_limited"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert caller.token(token_body(other)).status_code == 200, "each client its own budget"
+        caller.http.close()
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(access_tokens))
+    assert stored == 4, "the refused request stored no token"

@@ -60,6 +60,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         export_limiter=limits.export_rate,
         token_failure_limiter=limits.token_failures,
         export_slots=limits.export_slots,
+        token_issue_limiter=limits.token_issues,
         metrics=Metrics(),
         control=make_engine(settings, pool_size=CONTROL_POOL_SIZE),
     )

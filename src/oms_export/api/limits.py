@@ -119,6 +119,7 @@ class Limits(NamedTuple):
     export_rate: Limiter
     token_failures: Limiter
     export_slots: ExportSlots
+    token_issues: Limiter
 
 
 def make_limits(settings: Settings) -> Limits:
@@ -128,6 +129,7 @@ def make_limits(settings: Settings) -> Limits:
             RateLimiter(settings.rate_limit_per_minute),
             RateLimiter(settings.token_rate_limit_per_minute),
             LocalExportSlots(settings.max_concurrent_exports),
+            RateLimiter(settings.token_issue_limit_per_minute),
         )
     from oms_export.api.redis_limits import RedisExportSlots, RedisLimiter, redis_client
 
@@ -137,4 +139,5 @@ def make_limits(settings: Settings) -> Limits:
         RedisLimiter(client, prefix + "rate:export:", settings.rate_limit_per_minute),
         RedisLimiter(client, prefix + "rate:token-failure:", settings.token_rate_limit_per_minute),
         RedisExportSlots(client, prefix + "slots:export:", settings.max_concurrent_exports),
+        RedisLimiter(client, prefix + "rate:token-issue:", settings.token_issue_limit_per_minute),
     )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from oms_export.api.admission import NodeCapacity
 from oms_export.api.limits import ExportSlots, Limiter, LocalExportSlots
 from oms_export.api.metrics import Metrics
+from oms_export.api.ratelimit import RateLimiter
 from oms_export.auth.secrets import server_key
 from oms_export.export.paging import cursor_key
 from oms_export.settings import Settings
@@ -24,6 +25,7 @@ class ServiceState:
     token_failure_limiter: Limiter
     export_slots: ExportSlots = field(default_factory=lambda: LocalExportSlots(0))
     metrics: Metrics = field(default_factory=Metrics)
+    token_issue_limiter: Limiter = field(default_factory=lambda: RateLimiter(0))
     control: Engine | None = None
     """A pool of its own for tokens and health, so they never wait behind exports."""
     node_exports: NodeCapacity = field(init=False)

@@ -14,6 +14,7 @@ can make the service do, and the noise it makes.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -102,7 +103,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _error("`invalid_client`: unknown client, wrong secret or revoked client."),
     429: _error(
         "`rate_limited`: a wrong secret from an address that has failed too often in the last "
-        "minute; see `Retry-After`. The right secret is never refused, whoever else guesses."
+        "minute, or a client given `OMS_EXPORT_TOKEN_ISSUE_LIMIT_PER_MINUTE` tokens in the last "
+        "minute; see `Retry-After`. Others' guesses never make the right secret wait."
     ),
     503: _error(
         "`temporarily_unavailable`: the service is busy or the shared limit store (Redis) is "
@@ -131,8 +133,21 @@ async def token(request: Request) -> Response:
         await _read_body(request),
         request.headers.get("authorization"),
     )
+
+    def admit(client_id: str) -> None:
+        wait = state.token_issue_limiter.hit(client_id)
+        if wait:
+            raise RateLimited(
+                f"This client was given {state.settings.token_issue_limit_per_minute} tokens "
+                f"in the last minute; reuse one (each lives {state.settings.token_ttl_seconds} "
+                f"s) or retry in {wait} s.",
+                retry_after=wait,
+            )
+
     try:
-        answer = await run_in_threadpool(issue_token, state.control_engine, state.settings, grant)
+        answer = await run_in_threadpool(
+            partial(issue_token, admit=admit), state.control_engine, state.settings, grant
+        )
     except InvalidClient:
         # Counted only once the secret proved wrong, so the right secret never waits on the
         # limiter (nor on Redis). A refused failure is not counted: the wait does not grow.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,13 +34,19 @@ def token_hash(token: str) -> str:
 
 
 def issue_token(
-    engine: Engine, settings: Settings, grant: TokenRequest, *, now: datetime | None = None
+    engine: Engine,
+    settings: Settings,
+    grant: TokenRequest,
+    *,
+    now: datetime | None = None,
+    admit: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Authenticate the client of ``grant`` and give it a new access token.
 
     An unknown client, a wrong secret and a revoked client raise the very same ``InvalidClient``,
     so the answer does not tell which client ids exist. Scopes not asked for default to every
-    scope the client holds.
+    scope the client holds. ``admit(client_id)`` runs once the client is authenticated and
+    before the token is stored; it may raise to refuse (the per-client issue limit).
     """
     now = now or _utcnow()
     key = server_key(engine, settings)
@@ -63,6 +70,8 @@ def issue_token(
         raise InvalidScope(
             f"The client does not hold the scope `{ungranted[0]}`.", parameter="scope"
         )
+    if admit is not None:
+        admit(grant.client_id)
     token = secrets.token_urlsafe(32)
     with writer(engine).begin() as conn:
         conn.execute(delete(access_tokens).where(access_tokens.c.expires_at <= now))
