@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from oms_export.cli.main import cli
+from oms_export.db.engine import make_engine
+from oms_export.db.schema import orders
 from oms_export.settings import Settings
 
 
@@ -144,11 +147,55 @@ def test_import_products_reads_ndjson(run: Any) -> None:
     assert json.loads(result.stdout)["created"] == 2
 
 
-def test_a_file_that_is_not_json_is_a_message_not_a_summary(run: Any) -> None:
-    assert_clean_failure(
-        run("import", "orders", "-", stdin="ref,company\nWEB-1,1001\n"),
-        "Error: The file is neither a JSON array nor NDJSON (one JSON object per line)",
-    )
+def assert_summary(result: Result) -> dict[str, Any]:
+    """The import's one JSON summary, printed however hostile the file, with no traceback."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert "Traceback" not in result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert result.exit_code == (1 if report["rejected"] else 0), result.output
+    return report
+
+
+def test_a_file_that_is_not_json_is_one_rejection_in_the_summary(run: Any) -> None:
+    report = assert_summary(run("import", "orders", "-", stdin="ref,company\nWEB-1,1001\n"))
+    assert report == {
+        "created": 0, "updated": 0, "unchanged": 0, "rejected": 1,
+        "errors": [{"line": 1, "reason": "the file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with 'ref,company'; nothing was imported"}],
+    }  # fmt: skip
+
+
+HOSTILE = {
+    "datetime-before-year-1": ('"sale_datetime": "0001-01-01T00:00:00+01:00"', "sale_datetime: "),
+    "datetime-after-9999": ('"sale_datetime": "9999-12-31T23:59:59-01:00"', "sale_datetime: "),
+    "quantity-5000-digit-string": ('"items": [{"sku": "A", "quantity": "' + "9" * 5000 + '"}]', "items[0].quantity: "),
+    "quantity-5000-digit-number": ('"items": [{"sku": "A", "quantity": ' + "9" * 5000 + "}]", "items[0].quantity: "),
+    "lone-surrogate": ('"customer_name": "\\ud800"', "customer_name: "),
+    "nul": ('"customer_name": "a\\u0000"', "customer_name: "),
+    "nested-100000-deep": ('"customer_name": ' + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    "external-ref-past-the-filter": ('"customer_name": "x"', "external_ref: "),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "reason"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_record_is_a_rejection_in_the_summary_and_never_a_traceback(
+    run: Any, settings: Settings, fields: str, reason: str
+) -> None:
+    add_acme(run)
+    ref = "R" * 256 if reason == "external_ref: " else "BAD"
+    bad = f'{{"company_ref_id": 1001, "external_ref": "{ref}", {fields}}}'
+    good = [json.dumps({**ORDER, "external_ref": f"WEB-{n}"}) for n in range(1, 5)]
+    ndjson = "\n".join([good[0], bad, good[1]]) + "\n"
+    array = "[" + ",\n".join([good[2], bad, good[3]]) + "]"
+    for stdin, position in [(ndjson, {"line": 2}), (array, {"index": 1})]:
+        report = assert_summary(run("import", "orders", "-", stdin=stdin))
+        assert (report["created"], report["rejected"]) == (2, 1)
+        assert report["errors"][0].items() >= position.items()
+        assert report["errors"][0]["reason"].startswith(reason)
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        stored = conn.execute(select(orders.c.external_ref).order_by(orders.c.id)).scalars().all()
+    engine.dispose()
+    assert stored == ["WEB-1", "WEB-2", "WEB-3", "WEB-4"]
 
 
 def test_a_missing_file_is_a_usage_error(run: Any, tmp_path: Path) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import string
 import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from oms_export.admin import imports
 from oms_export.admin.companies import add_company
@@ -23,7 +26,7 @@ from oms_export.admin.imports import (
     order_ref,
     read_records,
 )
-from oms_export.admin.reader import ImportFileError
+from oms_export.admin.reader import BadJson
 from oms_export.db.engine import make_engine
 from oms_export.db.schema import (
     item_attributes,
@@ -35,6 +38,7 @@ from oms_export.db.schema import (
     product_prices,
     products,
 )
+from oms_export.errors import ImportRejected
 from oms_export.settings import Settings
 
 
@@ -327,22 +331,59 @@ def test_a_plain_list_of_pairs_is_numbered_by_index(store: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "reason"),
     [
         (b"external_ref,company_ref_id\nWEB-1,1001\n",
-         "The file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with 'external_ref,company'."),
-        (b'\n\n[{"a": 1},\n {"b": 2]\n',
-         "The file starts as a JSON array but is not valid JSON: Expecting ',' delimiter at line 2, column 9. Nothing was imported."),
+         "the file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with 'external_ref,company'; nothing was imported"),
         (b'{\n  "external_ref": "WEB-1",\n  "company_ref_id": 1001\n}\n',
-         "The file is one JSON object spread over several lines. Give a JSON array of records ([{…}, {…}]) or NDJSON, one record per line."),
+         "the file is one JSON object spread over several lines; give a JSON array of records ([{…}, {…}]) or NDJSON, one record per line; nothing was imported"),
         (b"\x1f\x8b\x08\x00binary",
-         "The file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with '\\x1f\ufffd\\x08\\x00binary'."),
+         "the file is neither a JSON array nor NDJSON (one JSON object per line): line 1 starts with '\\x1f\ufffd\\x08\\x00binary'; nothing was imported"),
     ],
 )  # fmt: skip
-def test_a_file_that_is_neither_format_is_one_clear_error(content: bytes, message: str) -> None:
-    with pytest.raises(ImportFileError) as caught:
-        read_records(io.BytesIO(content))
-    assert caught.value.description == message
+def test_a_file_that_is_neither_format_is_one_rejection_of_its_first_line(
+    content: bytes, reason: str
+) -> None:
+    reader = read_records(io.BytesIO(content))
+    assert (reader.position, list(reader)) == ("line", [(1, BadJson(reason))])
+
+
+NOTHING_AFTER = "nothing from there to the end of the file was imported"
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("content", "records"),
+    [
+        # one element the fast parser cannot read: the others keep their indices
+        (f'[{{"a": 1}}, {{"b": {DEEP}}}, {{"c": 3}}]'.encode(),
+         [{"a": 1}, BadJson("nested too deeply to read (a record needs only a few levels of [ and {)"), {"c": 3}]),
+        (b'[{"a": 1}, {"b": 1e999999999999999999999}, {"c": NaN}, {"d": 4}]',
+         [{"a": 1}, BadJson("the number 1e999999999999999999999 is out of any range the store holds"),
+          BadJson("not valid JSON: NaN is not a JSON number"), {"d": 4}]),
+        (b'[{"a": 1}, {"b": "x\xff"}, {"c": 3}]',
+         [{"a": 1}, BadJson("not valid JSON: the element at line 1, column 11 is not UTF-8"), {"c": 3}]),
+        (b'[{"a": 1},\n, {"c": 3},]',
+         [{"a": 1}, BadJson("not valid JSON: an empty element (a comma too many?) at line 2, column 1"), {"c": 3},
+          BadJson("not valid JSON: an empty element (a comma too many?) at line 2, column 12")]),
+        (b'[{"a": 1}, {"a" 2}, {"c": 3}]',
+         [{"a": 1}, BadJson("not valid JSON: Expecting ':' delimiter at line 1, column 17"), {"c": 3}]),
+        # brackets that no longer tell elements apart: the rest of the file is one rejection
+        (b'\n\n[{"a": 1},\n {"b": 2]\n',
+         [{"a": 1}, BadJson(f"not valid JSON: Expecting ',' delimiter at line 4, column 9; {NOTHING_AFTER}")]),
+        (b'[{"a": 1}, {"b": "open}, {"c": 3}]',
+         [{"a": 1}, BadJson(f"not valid JSON: Expecting ',' delimiter at line 1, column 28; {NOTHING_AFTER}")]),
+        (b'[{"a": 1}, {"b": 2}', [{"a": 1}, BadJson(f"not valid JSON: the file ends before the array is closed (is it cut short?); {NOTHING_AFTER}")]),
+        (b'[{"a": 1}, {"b": 2},\n', [{"a": 1}, {"b": 2}, BadJson("not valid JSON: the file ends before the array is closed (is it cut short?)")]),
+        (b'[{"a": 1}] {"b": 2}', [{"a": 1}, BadJson("not valid JSON: text after the array's end at line 1, column 12")]),
+        (b"[garbage", [BadJson(f"not valid JSON: Expecting value at line 1, column 2; {NOTHING_AFTER}")]),
+    ],
+)  # fmt: skip
+def test_a_json_array_that_does_not_parse_whole_is_read_element_by_element(
+    content: bytes, records: list[Any]
+) -> None:
+    reader = read_records(io.BytesIO(content))
+    assert (reader.position, list(reader)) == ("index", list(enumerate(records)))
 
 
 def test_the_reader_keeps_decimals_exact_and_skips_blank_lines() -> None:
@@ -365,6 +406,117 @@ def test_an_empty_file_imports_nothing(store: Engine) -> None:
 def test_nan_is_not_a_number(store: Engine) -> None:
     result = import_orders(store, read_records(ndjson('{"external_ref": "A", "company_ref_id": 1001, "shipping_price": NaN}')))  # fmt: skip
     assert result["errors"] == [{"line": 1, "reason": "not valid JSON: NaN is not a JSON number"}]
+
+
+# --- hostile records -------------------------------------------------------------------------
+
+KEY = {"company_ref_id": 1001, "external_ref": "H"}
+NINES = "9" * 5000
+
+
+def hostile(fields: str, **key: Any) -> str:
+    """An order of company 1001 whose other fields are raw JSON text, as a hostile file has it."""
+    ref = json.dumps(key.get("external_ref", "H"))
+    return f'{{"external_ref": {ref}, "company_ref_id": 1001, {fields}}}'
+
+
+HOSTILE: list[tuple[str, dict[str, Any]]] = [
+    (hostile('"sale_datetime": "0001-01-01T00:00:00+01:00"'),
+     {**KEY, "reason": 'sale_datetime: is before year 1 or after 9999 in UTC, got "0001-01-01T00:00:00+01:00"'}),
+    (hostile('"completion_datetime": "9999-12-31T23:59:59-01:00"'),
+     {**KEY, "reason": 'completion_datetime: is before year 1 or after 9999 in UTC, got "9999-12-31T23:59:59-01:00"'}),
+    (hostile(f'"items": [{{"sku": "A", "quantity": "{NINES}"}}]'),
+     {**KEY, "reason": 'items[0].quantity: must be at most 2147483647, got "' + "9" * 36 + "..."}),
+    (hostile(f'"items": [{{"sku": "A", "quantity": {NINES}}}]'),
+     {**KEY, "reason": "items[0].quantity: must be at most 2147483647, got " + "9" * 37 + "..."}),
+    (hostile(f'"items": [{{"sku": "A", "quantity": -{NINES}}}]'),
+     {**KEY, "reason": "items[0].quantity: must be an integer >= 1, got -" + "9" * 36 + "..."}),
+    (hostile('"items": [{"sku": "A", "quantity": 2147483648}]'),
+     {**KEY, "reason": "items[0].quantity: must be at most 2147483647, got 2147483648"}),
+    (hostile('"shipping_price": 1e1000000'),
+     {**KEY, "reason": "shipping_price: must be below 10000000000, got 1E+1000000"}),
+    (hostile('"shipping_price": 1e-1000000'),
+     {**KEY, "reason": "shipping_price: has more than 4 decimal places: 1E-1000000"}),
+    (hostile('"shipping_price": 1e999999999999999999999'),
+     {"reason": "the number 1e999999999999999999999 is out of any range the store holds"}),
+    (hostile('"customer_name": "\\ud800"'),
+     {**KEY, "reason": "customer_name: contains \\ud800, half of a UTF-16 surrogate pair, which is not a character"}),
+    (hostile('"attributes": [{"name": "a\\udfff", "value": "x"}]'),
+     {**KEY, "reason": "attributes[0].name: contains \\udfff, half of a UTF-16 surrogate pair, which is not a character"}),
+    (hostile('"customer_name": "x"', external_ref="\udbff"),
+     {"company_ref_id": 1001, "reason": "external_ref: contains \\udbff, half of a UTF-16 surrogate pair, which is not a character"}),
+    (hostile('"\\ud800": 1'), {**KEY, "reason": "\\ud800: unknown key"}),
+    (hostile('"items": [{"sku": "A", "quantity": 1, "description": "a\\u0000b"}]'),
+     {**KEY, "reason": "items[0].description: must not contain the NUL character (\\u0000)"}),
+    (hostile('"attributes": [{"name": "a", "value": "\\u0000"}]'),
+     {**KEY, "reason": "attributes[0].value: must not contain the NUL character (\\u0000)"}),
+    (hostile(f'"customer_name": {DEEP}'),
+     {"reason": "nested too deeply to read (a record needs only a few levels of [ and {)"}),
+    (hostile('"customer_name": ' + "[" * 300 + "]" * 300), {**KEY, "reason": "customer_name: must be a string, got a list"}),
+    (hostile('"customer_name": "x"', external_ref="R" * 256),
+     {"company_ref_id": 1001, "reason": "external_ref: must be at most 255 characters, got 256"}),
+    (hostile('"customer_name": "x"', external_ref="WEB\t1"),
+     {**KEY, "external_ref": "WEB\t1", "reason": 'external_ref: must not contain control or other non-printing characters (the export filter refuses them), got "WEB\\t1"'}),
+    (hostile('"items": [{"sku": "A", "quantity": 1, "external_ref": "' + "L" * 256 + '"}]'),
+     {**KEY, "reason": "items[0].external_ref: must be at most 255 characters, got 256"}),
+    (hostile('"attributes": [{"name": "' + "n" * 256 + '", "value": "x"}]'),
+     {**KEY, "reason": "attributes[0].name: must be at most 255 characters, got 256"}),
+]  # fmt: skip
+HOSTILE_IDS = [
+    "datetime-before-year-1", "datetime-after-9999", "quantity-5000-digit-string",
+    "quantity-5000-digit-number", "quantity-minus-5000-digits", "quantity-past-int32",
+    "money-1e1000000", "money-1e-1000000", "number-past-any-decimal", "surrogate-in-text",
+    "surrogate-in-attribute-name", "surrogate-in-external-ref", "surrogate-in-a-key",
+    "nul-in-item-text", "nul-in-attribute-value", "nested-100000-deep", "nested-300-deep",
+    "external-ref-256-characters", "external-ref-with-a-tab", "item-external-ref-256-characters",
+    "attribute-name-256-characters",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("record", "error"), HOSTILE, ids=HOSTILE_IDS)
+def test_a_hostile_record_is_rejected_with_its_position_while_its_neighbours_land(
+    store: Engine, record: str, error: dict[str, Any]
+) -> None:
+    """In NDJSON (by line) and in a JSON array (by index, through the element-wise fallback)."""
+    for layout, position, refs in [("ndjson", {"line": 2}, ("N1", "N2")), ("array", {"index": 1}, ("A1", "A2"))]:  # fmt: skip
+        lines = [json.dumps(order(refs[0])), record, json.dumps(order(refs[1], items=[{"sku": "A", "quantity": 2}]))]  # fmt: skip
+        content = "\n".join(lines) if layout == "ndjson" else "[" + ",\n".join(lines) + "]"
+        result = import_orders(store, read_records(io.BytesIO(content.encode())))
+        assert result == summary(created=2, errors=[{**position, **error}]), layout
+        assert (
+            orjson.loads(orjson.dumps(result)) == result
+        )  # the summary prints, whatever it quotes
+    with store.connect() as conn:
+        stored = conn.execute(select(orders.c.external_ref).order_by(orders.c.id)).scalars().all()
+    assert stored == ["N1", "N2", "A1", "A2"]
+
+
+def test_keys_of_255_characters_and_long_text_are_stored_alike_on_both_stores(
+    store: Engine,
+) -> None:
+    """Random letters, so PostgreSQL cannot compress the index entry under its limit."""
+    letters = random.Random(7).choices(string.ascii_letters, k=255 + 100_000)
+    ref, text_value = "".join(letters[:255]), "".join(letters[255:])
+    record = order(ref, customer_name=text_value, attributes=[{"name": ref, "value": text_value}],
+                   items=[{"external_ref": ref, "sku": text_value, "quantity": 2147483647}])  # fmt: skip
+    assert run_orders(store, record) == summary(created=1)
+    with store.connect() as conn:
+        assert conn.execute(select(orders.c.external_ref, orders.c.customer_name)).one() == (ref, text_value)  # fmt: skip
+        assert conn.execute(select(order_items.c.external_ref, order_items.c.sku, order_items.c.quantity)).one() == (ref, text_value, 2147483647)  # fmt: skip
+    assert rows(store, order_attributes) == [(1, ref, text_value)]
+
+
+@pytest.mark.postgres_only  # SQLite has no limit on the size of an index entry
+def test_a_value_past_a_postgresql_limit_rejects_its_record_not_the_import(store: Engine) -> None:
+    huge_ref = "".join(random.Random(7).choices(string.ascii_letters, k=6000))
+
+    def write(conn: Connection) -> imports.Outcome:
+        conn.execute(insert(orders).values(external_ref=huge_ref, company_id=1, status=0))
+        return "created"
+
+    with pytest.raises(ImportRejected, match=r"^the database refused the record: index row size"):
+        imports._store(store, write)
+    assert run_orders(store, ORDER_2) == summary(created=1)
 
 
 # --- products ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from oms_export.admin.records import (
     ITEM_FIELDS,
     ORDER_FIELDS,
     DuplicateKeys,
+    known_key,
     parse_order,
     parse_product,
 )
@@ -49,6 +50,14 @@ def price(**changes: Any) -> dict[str, Any]:
     return product(prices=[{**PRODUCT["prices"][0], **changes}])
 
 
+def _nested(depth: int) -> list[Any]:
+    """A list ``depth`` levels deep: deeper than orjson writes (254), as JSON may hold it."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 ORDER_STATUS_CODES = "0, 1, 2, 4, 8, 32, 64, 128, 256, 512, 513, 515, 516, 520, 600"
 DATETIME_FORMS = "'Y-m-d H:i:s', 'Y-m-d' or ISO 8601 like '2024-05-01T09:30:00Z'"
 
@@ -61,7 +70,15 @@ BAD_ORDERS: list[tuple[Any, str]] = [
     (order(company_ref_id=None), "company_ref_id: is required"),
     (order(company_ref_id="abc"), 'company_ref_id: must be an integer >= 1, got "abc"'),
     (order(company_ref_id=True), "company_ref_id: must be an integer >= 1, got true"),
-    (order(company_ref_id=2**31), "company_ref_id: must be an integer >= 1, got 2147483648"),
+    (order(company_ref_id=2**31), "company_ref_id: must be at most 2147483647, got 2147483648"),
+    (order(company_ref_id="0" * 5000 + "2147483648"), 'company_ref_id: must be at most 2147483647, got "000000000000000000000000000000000000...'),
+    (order(company_ref_id=10**5000), "company_ref_id: must be at most 2147483647, got an integer of 16610 bits"),
+    (item(quantity="9" * 5000), 'items[0].quantity: must be at most 2147483647, got "999999999999999999999999999999999999...'),
+    (item(quantity=Decimal("9" * 5000)), "items[0].quantity: must be at most 2147483647, got 9999999999999999999999999999999999999..."),
+    (item(quantity=Decimal(5)), "items[0].quantity: must be an integer >= 1, got 5"),
+    (item(quantity="-" + "9" * 5000), 'items[0].quantity: must be an integer >= 1, got "-99999999999999999999999999999999999...'),
+    (item(quantity=Decimal("2.0")), "items[0].quantity: must be an integer >= 1, got 2.0"),
+    (item(quantity=Decimal("1E+30")), "items[0].quantity: must be an integer >= 1, got 1E+30"),
     (order(secondary_company_ref_id=0), "secondary_company_ref_id: must be an integer >= 1, got 0"),
     (order(id=5), "id: unknown key; the store sets it"),
     (order(ref="O1"), "ref: unknown key; the store sets it"),
@@ -73,6 +90,8 @@ BAD_ORDERS: list[tuple[Any, str]] = [
     (order(status="8"), f'status: "8" is not an order status code (accepted: {ORDER_STATUS_CODES})'),
     (order(sale_datetime="2024-05-01 9:30"), f'sale_datetime: must be a datetime ({DATETIME_FORMS}), got "2024-05-01 9:30"'),
     (order(sale_datetime="0000-00-00 00:00:00"), f'sale_datetime: must be a datetime ({DATETIME_FORMS}), got "0000-00-00 00:00:00"'),
+    (order(sale_datetime="0001-01-01T00:00:00+01:00"), 'sale_datetime: is before year 1 or after 9999 in UTC, got "0001-01-01T00:00:00+01:00"'),
+    (order(creation_datetime="9999-12-31T23:59:59-01:00"), 'creation_datetime: is before year 1 or after 9999 in UTC, got "9999-12-31T23:59:59-01:00"'),
     (order(completion_datetime=20240501), f"completion_datetime: must be a datetime ({DATETIME_FORMS}), got 20240501"),
     (order(required_dispatch_date="2024-02-30"), "required_dispatch_date: must be a date 'Y-m-d', got \"2024-02-30\""),
     (order(required_dispatch_date="2024-02-03 10:00:00"), "required_dispatch_date: must be a date 'Y-m-d', got \"2024-02-03 10:00:00\""),
@@ -84,11 +103,23 @@ BAD_ORDERS: list[tuple[Any, str]] = [
     (order(shipping_price=float("inf")), "shipping_price: must be a number, got inf"),
     (order(shipping_price=True), "shipping_price: must be a number, got true"),
     (order(shipping_price=Decimal("1E+10")), "shipping_price: must be below 10000000000, got 1E+10"),
+    (order(shipping_price=Decimal("1E+1000000")), "shipping_price: must be below 10000000000, got 1E+1000000"),
+    (order(shipping_price=Decimal("1E-1000000")), "shipping_price: has more than 4 decimal places: 1E-1000000"),
+    (order(shipping_price=Decimal("9" * 5000 + ".5")), "shipping_price: must be below 10000000000, got 9999999999999999999999999999999999999..."),
     (order(shipping_tax_rate=20), "shipping_tax_rate: must be at most 1 (a fraction: 0.2 for 20%), got 20"),
     (order(shipping_tax_rate=Decimal("0.1234567")), "shipping_tax_rate: has more than 6 decimal places: 0.1234567"),
     (order(is_free_of_charge="false"), 'is_free_of_charge: must be true or false, got "false"'),
     (order(is_free_of_charge=0), "is_free_of_charge: must be true or false, got 0"),
     (order(customer_name=12), "customer_name: must be a string, got 12"),
+    (order(customer_name="a\x00b"), "customer_name: must not contain the NUL character (\\u0000)"),
+    (order(customer_name="a\ud800b"), "customer_name: contains \\ud800, half of a UTF-16 surrogate pair, which is not a character"),
+    (order(customer_name=_nested(300)), "customer_name: must be a string, got a list"),
+    (order(customer_name=[Decimal("1.5"), DuplicateKeys("k")]), 'customer_name: must be a string, got [1.5,{"k":"(twice)"}]'),
+    (order(external_ref="R" * 256), "external_ref: must be at most 255 characters, got 256"),
+    (order(external_ref="WEB\n1"), 'external_ref: must not contain control or other non-printing characters (the export filter refuses them), got "WEB\\n1"'),
+    (order(external_ref="WEB\u200b1"), 'external_ref: must not contain control or other non-printing characters (the export filter refuses them), got "WEB\u200b1"'),
+    (order(external_ref="\udc00"), "external_ref: contains \\udc00, half of a UTF-16 surrogate pair, which is not a character"),
+    (order(**{"\ud800" + "k" * 100: 1}), "\\ud800kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...: unknown key"),
     (order(items={}), "items: must be a list of item objects"),
     (order(items=["x"]), 'items[0]: must be a JSON object, got "x"'),
     (order(items=[{"quantity": 1}]), "items[0].sku: is required"),
@@ -97,6 +128,8 @@ BAD_ORDERS: list[tuple[Any, str]] = [
     (item(quantity=None), "items[0].quantity: is required"),
     (item(status=4), "items[0].status: 4 is not an item status code (accepted: 0, 1, 2, 3, 7)"),
     (item(product_id="x"), 'items[0].product_id: must be an integer >= 1, got "x"'),
+    (item(description="\x00"), "items[0].description: must not contain the NUL character (\\u0000)"),
+    (item(external_ref="L" * 256), "items[0].external_ref: must be at most 255 characters, got 256"),
     (item(unit_sale_price=Decimal("9.99999")), "items[0].unit_sale_price: has more than 4 decimal places: 9.99999"),
     (item(sale_vat_rate=Decimal("1.5")), "items[0].sale_vat_rate: must be at most 1 (a fraction: 0.2 for 20%), got 1.5"),
     (item(id=3), "items[0].id: unknown key; the store sets it"),
@@ -119,6 +152,8 @@ BAD_ORDERS: list[tuple[Any, str]] = [
     (order(attributes=[{"name": "a", "value": True}]), "attributes[0].value: must be a string, a number or null, got true"),
     (order(attributes=[{"name": "a", "value": {"b": 1}}]), 'attributes[0].value: must be a string, a number or null, got {"b":1}'),
     (order(attributes=[{"name": "a", "colour": "x"}]), "attributes[0].colour: unknown key"),
+    (order(attributes=[{"name": "n" * 256, "value": "x"}]), "attributes[0].name: must be at most 255 characters, got 256"),
+    (order(attributes=[{"name": "a", "value": "\udfff"}]), "attributes[0].value: contains \\udfff, half of a UTF-16 surrogate pair, which is not a character"),
     (item(attributes=[{"name": "a"}, {"name": "a"}]), "items[0].attributes[1].name: 'a' appears twice"),
 ]  # fmt: skip
 
@@ -153,6 +188,8 @@ BAD_PRODUCTS: list[tuple[Any, str]] = [
     (product(ecommerce={"barcode": 5012345678900}), "ecommerce.barcode: must be a string, got 5012345678900"),
     (product(ecommerce={"weight": "heavy"}), 'ecommerce.weight: must be a number, got "heavy"'),
     (product(ecommerce={"weight": Decimal("0.12345")}), "ecommerce.weight: has more than 4 decimal places: 0.12345"),
+    (product(ecommerce={"notes": "a\x00"}), "ecommerce.notes: must not contain the NUL character (\\u0000)"),
+    (price(quantity="9" * 5000), 'prices[0].quantity: must be at most 2147483647, got "999999999999999999999999999999999999...'),
 ]  # fmt: skip
 
 
@@ -191,6 +228,8 @@ def test_datetimes_in_every_accepted_form_are_stored_as_naive_utc_seconds(
         (3, Decimal(3)),
         (Decimal("9999999999.9999"), Decimal("9999999999.9999")),
         (Decimal("1.23450"), Decimal("1.23450")),
+        (Decimal("1." + "0" * 5000), Decimal("1.0000")),
+        (Decimal("0E+999999"), Decimal("0.0000")),
     ],
 )
 def test_money_is_kept_exact(written: Any, stored: Decimal) -> None:
@@ -340,3 +379,33 @@ def test_importable_item_fields_are_the_exported_item_fields_not_derived() -> No
         "order_id",
         "position",
     }
+
+
+def test_an_integer_written_with_thousands_of_leading_zeros_is_that_integer() -> None:
+    parsed = parse_order(item(quantity="0" * 5000 + "7"))
+    assert parsed.items[0].columns["quantity"] == 7
+
+
+def test_keys_of_255_printable_characters_are_accepted() -> None:
+    ref = "Ŕ" * 255
+    parsed = parse_order(order(external_ref=ref, attributes=[{"name": ref, "value": "\t\n"}]))
+    assert (parsed.external_ref, parsed.attributes) == (ref, {ref: "\t\n"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"external_ref": "WEB-1"}, "WEB-1"),
+        ({"external_ref": "R" * 256}, None),
+        ({"external_ref": "WEB-\ud800"}, None),
+        ({"external_ref": "WEB-\x00"}, None),
+        ({"external_ref": 2**31 - 1}, 2**31 - 1),
+        ({"external_ref": 2**64}, None),
+        ({"external_ref": True}, None),
+        ([1], None),
+    ],
+)
+def test_an_error_report_names_a_record_only_by_a_key_the_store_could_hold(
+    raw: Any, key: Any
+) -> None:
+    assert known_key(raw, "external_ref") == key

@@ -18,6 +18,11 @@ Identity:
 
 Two processes importing the same file at once do not duplicate: the ``orders`` unique
 constraint refuses the second insert and that record is retried once as an update.
+
+No record can stop the import: whatever the file holds is refused by ``records.py`` with a
+reason before it reaches a store, and what a store still refuses of one record (a data or
+constraint error, or a value past one of PostgreSQL's limits) rejects that record alone. Only a
+database that fails as a whole — unreachable, out of disk — ends the run.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from itertools import islice
 from typing import Any, Literal, TypedDict
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from oms_export.admin.reader import BadJson, Position, RecordReader, read_records
 from oms_export.admin.records import (
@@ -116,7 +121,8 @@ class _Run:
             value = known_key(raw, key)
             if value is not None:
                 entry[key] = value
-        entry["reason"] = exc.description
+        # A reason quotes the record; lone surrogates in it would make the summary unprintable.
+        entry["reason"] = exc.description.encode("utf-8", "backslashreplace").decode()
         self.summary["rejected"] += 1
         self.summary["errors"].append(entry)
 
@@ -146,7 +152,16 @@ def _company(ids: dict[int, int], ref_id: int, field: str) -> int:
     return ids[ref_id]
 
 
-def _refused(exc: IntegrityError | DataError) -> ImportRejected:
+def _refused(exc: DBAPIError) -> ImportRejected:
+    """The rejection of the record the store refused; re-raises failures of the store itself.
+
+    A data or constraint error is the record's, and so is PostgreSQL's class 54, "program limit
+    exceeded" (an index entry too large). Any other operational error — a lost connection, a
+    full disk — is the database's, and ends the import.
+    """
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, OperationalError) and not sqlstate.startswith("54"):
+        raise exc
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
     return ImportRejected(f"the database refused the record: {detail}")
 
@@ -158,12 +173,12 @@ def _store(engine: Engine, write: Callable[[Connection], Outcome]) -> Outcome:
             return write(conn)
     except IntegrityError:
         pass  # a concurrent import inserted the same key: the retry sees it and updates
-    except DataError as exc:
+    except (DataError, OperationalError) as exc:
         raise _refused(exc) from exc
     try:
         with writer(engine).begin() as conn:
             return write(conn)
-    except (IntegrityError, DataError) as exc:
+    except (IntegrityError, DataError, OperationalError) as exc:
         raise _refused(exc) from exc
 
 

@@ -18,6 +18,14 @@ Choices the contract leaves to us:
   fractions: 0.2 for 20 %) are rejected rather than rounded.
 - Attribute values: strings, or numbers stored as their JSON text (``2.50`` -> ``"2.50"``), or
   null; names are non-empty and unique within their order or item.
+- Text is what both stores can keep alike: no NUL character (PostgreSQL cannot store it, SQLite
+  could) and no lone UTF-16 surrogate (``"\\ud800"`` parses as JSON but is no character, and
+  neither store can encode it). Keys — an order's or item's ``external_ref``, attribute names —
+  are at most 255 characters: the export filter's limit, and far inside PostgreSQL's index
+  entry limit, which a longer key would hit on one store only. An order's ``external_ref`` is
+  also printable, as the filter that finds it requires.
+- Numbers are checked against the column's range before any conversion, so a 5,000-digit
+  quantity or ``1E+1000000`` is a rejection naming the field, never an overflow.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
 
 PRICE_LISTS: Final = ("product", "base")
 _MAX_INT: Final = 2**31 - 1  # the store's INTEGER columns
+MAX_KEY_LENGTH: Final = 255  # the export filter's limit on a text value (export/params.py)
+_NOT_TEXT: Final = re.compile("[\x00\ud800-\udfff]")
+_INTEGER: Final = re.compile(r"-?[0-9]+")
+_DECIMAL_DIGITS: Final = 28  # decimal's default precision; a longer writing is kept no further
 _HASH_VERSION: Final = 1  # bump when normalization changes, so re-imports rewrite old rows
 
 
@@ -92,16 +104,49 @@ class ProductRecord:
 Parse = Callable[[Any, str], Any]
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, Decimal | float):
-        return str(value)
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(str(value).encode())
     if isinstance(value, DuplicateKeys):
-        return "an object"
-    try:
-        text = orjson.dumps(value).decode()
-    except TypeError:
-        text = repr(value)
+        return {value.key: "(twice)"}
+    raise TypeError(type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    """A value as a reason quotes it: short, and printable whatever the record held.
+
+    orjson refuses lone surrogates, integers past 64 bits and nesting past 254 levels; such a
+    value is described instead of shown, never passed to ``repr`` (which can recurse or refuse
+    a huge integer).
+    """
+    if isinstance(value, Decimal | float):
+        text = str(value)
+    elif isinstance(value, DuplicateKeys):
+        text = "an object"
+    else:
+        try:
+            text = orjson.dumps(value, default=_jsonable).decode()
+        except TypeError:
+            text = _describe(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str):
+        return ascii(value[:40])
+    if isinstance(value, int):
+        return f"an integer of {value.bit_length()} bits"
+    return type(value).__name__
+
+
+def _name(key: str) -> str:
+    """A key of the record as a reason names it: surrogates escaped, cut to 40 characters."""
+    shown = key.encode("utf-8", "backslashreplace").decode()
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _reject(where: str, message: str) -> NoReturn:
@@ -111,6 +156,15 @@ def _reject(where: str, message: str) -> NoReturn:
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         _reject(where, f"must be a string, got {_show(value)}")
+    found = _NOT_TEXT.search(value)
+    if found is not None:
+        if found.group() == "\x00":
+            _reject(where, "must not contain the NUL character (\\u0000)")
+        _reject(
+            where,
+            f"contains \\u{ord(found.group()):04x}, half of a UTF-16 surrogate pair, which is "
+            "not a character",
+        )
     return value
 
 
@@ -121,18 +175,56 @@ def _key_text(value: Any, where: str) -> str:
     return text
 
 
+def _key(*, printable: bool = False) -> Parse:
+    """Text a record is found by: non-empty, and short enough to index on both stores."""
+
+    def parse(value: Any, where: str) -> str:
+        text = _key_text(value, where)
+        if len(text) > MAX_KEY_LENGTH:
+            _reject(where, f"must be at most {MAX_KEY_LENGTH} characters, got {len(text)}")
+        if printable and not text.isprintable():
+            _reject(
+                where,
+                "must not contain control or other non-printing characters "
+                f"(the export filter refuses them), got {_show(text)}",
+            )
+        return text
+
+    return parse
+
+
 def _integer(minimum: int) -> Parse:
     def parse(value: Any, where: str) -> int:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-            number = int(value)
-        if number is None or not minimum <= number <= _MAX_INT:
+        elif isinstance(value, str) and _INTEGER.fullmatch(value):
+            # Digits past the column's range are not converted: int() of thousands of digits
+            # is slow and, past 4,300, refused by Python itself.
+            sign, digits = (-1 if value[0] == "-" else 1), value.lstrip("-").lstrip("0")
+            if len(digits) <= len(str(_MAX_INT)):
+                number = sign * int(digits or "0")
+            else:
+                number = _MAX_INT + 1 if sign > 0 else minimum - 1
+        elif _long_integer(value):
+            number = _MAX_INT + 1 if value > 0 else minimum - 1
+        if number is None or number < minimum:
             _reject(where, f"must be an integer >= {minimum}, got {_show(value)}")
+        if number > _MAX_INT:
+            _reject(where, f"must be at most {_MAX_INT}, got {_show(value)}")
         return number
 
     return parse
+
+
+def _long_integer(value: Any) -> bool:
+    """An integer literal too long for any column, which the reader keeps as a ``Decimal``."""
+    return (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.as_tuple().exponent == 0
+        and abs(value) > _MAX_INT
+    )
 
 
 _ref_id = _integer(1)
@@ -141,6 +233,7 @@ _ref_id = _integer(1)
 def _decimal(integer_digits: int, scale: int, *, fraction: bool = False) -> Parse:
     """A NUMERIC(integer_digits + scale, scale) value, exactly as written; a rate when fraction."""
     limit = Decimal(10) ** integer_digits
+    quantum = Decimal(1).scaleb(-scale)
 
     def parse(value: Any, where: str) -> Decimal:
         number: Decimal | None = None
@@ -153,13 +246,23 @@ def _decimal(integer_digits: int, scale: int, *, fraction: bool = False) -> Pars
             _reject(where, f"must be a number, got {_show(value)}")
         if number < 0:
             _reject(where, f"must not be negative, got {_show(value)}")
-        exponent = int(number.normalize().as_tuple().exponent)  # an int: finite, checked above
-        if -exponent > scale:
+        # Read off the digits, not normalize(): that runs in a context, which overflows on
+        # 1E+1000000 and rounds 1E-1000000 to zero.
+        _, digits, exponent = number.as_tuple()
+        places = 0
+        if not number.is_zero():
+            trailing_zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+            places = max(0, -(int(exponent) + trailing_zeros))
+        if places > scale:
             _reject(where, f"has more than {scale} decimal places: {_show(value)}")
         if fraction and number > 1:
             _reject(where, f"must be at most 1 (a fraction: 0.2 for 20%), got {_show(value)}")
         if number >= limit:
             _reject(where, f"must be below {limit:f}, got {_show(value)}")
+        if len(digits) > _DECIMAL_DIGITS or abs(int(exponent)) > _DECIMAL_DIGITS:
+            # The value fits, its writing does not (1.000…0 with thousands of zeros, 0E+999999):
+            # rewritten exactly at the column's scale, so both stores take it alike.
+            return number.quantize(quantum)
         return number
 
     return parse
@@ -187,7 +290,10 @@ def _datetime(value: Any, where: str) -> datetime:
     if parsed is None:
         _reject(where, f"must be a datetime ({_DATETIME_FORMS}), got {_show(value)}")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            _reject(where, f"is before year 1 or after 9999 in UTC, got {_show(value)}")
     return parsed.replace(microsecond=0)
 
 
@@ -262,7 +368,7 @@ def _fields(
     for key in obj:
         if key not in spec:
             why = "unknown key; the store sets it" if derived(key) else "unknown key"
-            _reject(_path(where, key), why)
+            _reject(_path(where, _name(key)), why)
     values: dict[str, Any] = {}
     for name, field in spec.items():
         value = obj.get(name)
@@ -291,7 +397,7 @@ def _attributes(value: Any, where: str) -> dict[str, str | None]:
 
 def _attribute_value(value: Any, where: str) -> str:
     if isinstance(value, str):
-        return value
+        return _text(value, where)
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
@@ -300,12 +406,12 @@ def _attribute_value(value: Any, where: str) -> str:
 
 
 _ATTRIBUTE_FIELDS: Final = {
-    "name": Field(_key_text, required=True),
+    "name": Field(_key(), required=True),
     "value": Field(_attribute_value),
 }
 
 ITEM_FIELDS: Final = {
-    "external_ref": Field(_key_text),
+    "external_ref": Field(_key()),
     "status": Field(_status(ITEM_STATUSES, "item"), default=0),
     "sku": Field(_key_text, required=True),
     "mapped_sku": Field(_text),
@@ -348,7 +454,7 @@ def _items(value: Any, where: str) -> tuple[ItemRecord, ...]:
 
 
 ORDER_FIELDS: Final = {
-    "external_ref": Field(_key_text, required=True),
+    "external_ref": Field(_key(printable=True), required=True),
     "company_ref_id": Field(_ref_id, required=True),
     "secondary_company_ref_id": Field(_ref_id),
     **{name: Field(_text) for name in ORDER_TEXT_FIELDS},
@@ -465,9 +571,15 @@ def _digest(kind: str, values: Mapping[str, Any]) -> str:
 
 
 def known_key(raw: Any, name: str) -> Any:
-    """A key of a raw record when it is a plain value, to name the record in an error report."""
+    """A key of a raw record when it could be a stored key, to name the record in an error report.
+
+    Anything else — a 10,000-character ref, a lone surrogate, an integer past 64 bits — is left
+    out: the report's line or index still finds the record, and the summary stays printable.
+    """
     if isinstance(raw, dict):
         value = raw.get(name)
-        if isinstance(value, str | int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_INT:
+            return value
+        if isinstance(value, str) and len(value) <= MAX_KEY_LENGTH and not _NOT_TEXT.search(value):
             return value
     return None

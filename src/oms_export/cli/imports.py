@@ -1,7 +1,8 @@
 """``oms-export import``: products and orders from a JSON array or NDJSON file.
 
-Prints one JSON summary and exits 1 when any record was rejected, so scripts notice; a file that
-cannot be read as records at all is a message on stderr and exit status 1, with nothing stored.
+Prints one JSON summary and exits 1 when any record was rejected, so scripts notice. Whatever the
+file holds, the summary prints: a file that cannot be read as records at all is one rejection in
+it. Only a database that fails as a whole is a message on stderr instead (exit status 1).
 """
 
 from __future__ import annotations
