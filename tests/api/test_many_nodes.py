@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from oms_export.api.redis_limits import key_part
+from oms_export.api.limits.redis_backed import key_part
 from tests.api.nodes import Node
 from tests.conftest import TEST_SECRET_KEY, RedisSpace
 

@@ -16,9 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from oms_export.api.admission import BUSY_RETRY_AFTER, admit_export, holding, release_export
-from oms_export.api.limits import LocalExportSlots
-from oms_export.api.ratelimit import RateLimiter
-from oms_export.api.redis_limits import RedisExportSlots, redis_client
+from oms_export.api.limits.local import LocalExportSlots, RateLimiter
+from oms_export.api.limits.redis_backed import RedisExportSlots, redis_client
 from oms_export.api.state import ServiceState
 from oms_export.api.streaming import ExportResponse
 from oms_export.db.engine import make_engine

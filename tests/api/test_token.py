@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, update
 from oms_export.api import token
 from oms_export.api.app import create_app
 from oms_export.api.errors import install_error_handlers
-from oms_export.api.ratelimit import RateLimiter
+from oms_export.api.limits.local import RateLimiter
 from oms_export.api.state import ServiceState
 from oms_export.auth.clients import create_client, revoke_client
 from oms_export.auth.scopes import EXPORT_SCOPE

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from oms_export.api.redis_limits import key_part
+from oms_export.api.limits.redis_backed import key_part
 from oms_export.auth.clients import create_client
 from oms_export.auth.tokens import resolve_token
 from oms_export.db.schema import access_tokens

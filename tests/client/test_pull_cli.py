@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,7 @@ def test_no_file_is_left_half_written_when_the_pull_fails(
     ("args", "option", "says"),
     [
         (["--status", "8,9999"], "--status", "order status codes"),
-        (["--completed-after", "yesterday"], "--completed-after", "YYYY-MM-DD HH:MM:SS"),
+        (["--completed-after", "yesterday"], "--completed-after", "it accepts `Y-m-d H:i:s`"),
         (["--include", "owner,colour"], "--include", "owner, price, ecommerce, attributes"),
         (["--lookback", "ten minutes"], "--lookback", "10m"),
         (["--shape", "orders", "--format", "csv"], "--format csv", "flat rows"),
@@ -163,13 +164,92 @@ def test_a_refused_client_fails_with_the_service_words_and_never_shows_the_secre
     assert wrong["client_secret"].encode() not in helped.stdout
 
 
-def test_an_unreachable_service_fails_after_retrying_with_one_clear_line(
+REFUSED = "ConnectError: [Errno 111] Connection refused"
+
+
+def test_an_unreachable_service_shows_each_retry_then_one_line_naming_url_and_attempts(
     demo: dict[str, Any],
 ) -> None:
-    done = pull("http://127.0.0.1:9", demo, "--retries", "2")
+    done = pull("http://127.0.0.1:9", demo, "--retries", "2")  # nothing listens on port 9
     assert done.returncode == 1
-    [line] = done.stderr.decode().strip().splitlines()
-    assert line.startswith("Error: ConnectError")
+    first, second, error = done.stderr.decode().splitlines()
+    assert re.fullmatch(
+        rf"Attempt 1 of 3 failed: http://127.0.0.1:9/token: {re.escape(REFUSED)}; "
+        r"trying again in 0\.[2-5] s",
+        first,
+    )
+    assert second.startswith(f"Attempt 2 of 3 failed: http://127.0.0.1:9/token: {REFUSED}; ")
+    assert error == f"Error: http://127.0.0.1:9/token: 3 attempts failed, the last with {REFUSED}"
+    quiet = pull("http://127.0.0.1:9", demo, "--retries", "1", "--quiet")
+    assert quiet.returncode == 1
+    assert quiet.stderr.decode().splitlines() == [
+        f"Error: http://127.0.0.1:9/token: 2 attempts failed, the last with {REFUSED}"
+    ]
+
+
+def test_a_service_busy_past_the_retries_fails_naming_the_url_attempts_and_its_words(
+    live_server: LiveServer, demo: dict[str, Any]
+) -> None:
+    export = "/export-api/order-item-details"
+    busy = {"error": "temporarily_unavailable", "error_description": "Down for a moment."}
+    with FaultProxy(live_server.url) as proxy:
+        proxy.reply(export, 503, busy)
+        proxy.reply(export, 503, busy)
+        done = pull(proxy.url, demo, "--retries", "1")
+    assert done.returncode == 1
+    said = "503 temporarily_unavailable: Down for a moment."
+    retry, error = done.stderr.decode().splitlines()
+    assert retry.startswith(f"Attempt 1 of 2 failed: {proxy.url}{export}: {said}; trying again")
+    assert error == f"Error: {proxy.url}{export}: 2 attempts failed, the last with {said}"
+
+
+def human(count: int) -> str:
+    """Bytes as the summary writes them, spelled out here rather than imported."""
+    if count < 1000:
+        return f"{count} B"
+    if count < 1_000_000:
+        return f"{count / 1000:.1f} KB"
+    return f"{count / 1_000_000:.1f} MB"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("where", ["file", "stdout"])
+def test_the_summary_reports_bytes_written_apart_from_bytes_downloaded(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path, fmt: str, where: str
+) -> None:
+    out = tmp_path / f"orders.{fmt}"
+    target = ["-o", str(out)] if where == "file" else ["--format", fmt]
+    done = pull(live_server.url, demo, "--include", "all", *target)
+    assert done.returncode == 0, done.stderr
+    written = out.stat().st_size if where == "file" else len(done.stdout)
+    downloaded = len(
+        service_export(live_server.url, demo, {**ALL_OPTIONS, "format": "ndjson"}).content
+    )
+    [summary] = done.stderr.decode().splitlines()
+    assert (
+        f"(1 page, {human(downloaded)} downloaded, {human(written)} written, 0 retries)" in summary
+    )
+    assert human(written) != human(downloaded)  # csv and parquet are smaller than ndjson
+
+
+def test_off_a_terminal_a_retry_is_one_line_before_the_summary(
+    live_server: LiveServer, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    export = "/export-api/order-item-details"
+    busy = {"error": "temporarily_unavailable", "error_description": "Down for a moment."}
+    with FaultProxy(live_server.url) as proxy:
+        proxy.reply(export, 503, busy, skip=1)  # page 2
+        done = pull(proxy.url, demo, "--page-size", "200", "-o", str(tmp_path / "o.json"))
+    assert done.returncode == 0, done.stderr
+    retry, summary = done.stderr.decode().splitlines()
+    assert re.fullmatch(
+        rf"Attempt 1 of 8 failed: {re.escape(proxy.url + export)}: 503 temporarily_unavailable: "
+        r"Down for a moment\.; trying again in 0\.[2-5] s",
+        retry,
+    )
+    assert summary.startswith("Pulled ")
+    assert "(2 pages, " in summary
+    assert ", 1 retry) in " in summary
 
 
 def test_off_a_terminal_only_the_summary_line_is_printed_and_quiet_prints_nothing(

@@ -1,7 +1,10 @@
-"""The sync state's rules, one at a time, without a service."""
+"""The sync state's rules, one at a time, without a service; and its lock, across processes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -121,3 +124,52 @@ def test_a_second_pull_on_one_state_file_is_refused_while_the_first_runs(tmp_pat
         pass
     with hold_lock(path):  # released
         pass
+
+
+def test_the_state_lock_needs_no_fcntl_so_pull_imports_where_there_is_none(
+    tmp_path: Path,
+) -> None:
+    """Windows has no ``fcntl``: here it is made unimportable, and ``pull`` still imports and
+    still refuses a second run on one state file."""
+    probe = (
+        "import sys, warnings\n"
+        "sys.modules['fcntl'] = None  # import fcntl now raises ImportError\n"
+        "warnings.filterwarnings('ignore', 'only soft file lock')  # filelock's own fallback\n"
+        "from pathlib import Path\n"
+        "import oms_export.cli.pull\n"
+        "from oms_export.pull.state import StateError, hold_lock\n"
+        "path = Path(sys.argv[1])\n"
+        "with hold_lock(path):\n"
+        "    try:\n"
+        "        with hold_lock(path):\n"
+        "            print('not refused')\n"
+        "    except StateError as exc:\n"
+        "        print(exc)\n"
+    )
+    path = tmp_path / "sync.json"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"another pull is using {path}; try again when it has finished\n"
+
+
+def test_a_pull_in_another_process_is_refused_while_this_one_holds_the_state(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sync.json"
+    command = [sys.executable, "-m", "oms_export", "pull", "--url", "http://127.0.0.1:9"]
+    env = {**os.environ, "OMS_EXPORT_CLIENT_ID": "c", "OMS_EXPORT_CLIENT_SECRET": "s"}
+    with hold_lock(path):
+        done = subprocess.run(
+            [*command, "--state", str(path)], env=env, capture_output=True, timeout=60, check=False
+        )
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [
+        f"Error: another pull is using {path}; try again when it has finished"
+    ]
+    assert not path.exists()

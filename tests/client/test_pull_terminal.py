@@ -69,3 +69,20 @@ def test_quiet_keeps_a_terminal_silent(
     command = pull_command(live_server.url, "--quiet", "-o", str(tmp_path / "o.json"))
     status, shown = run_on_a_terminal(command, pull_env(demo))
     assert (status, shown) == (0, "")
+
+
+def test_a_terminal_sees_each_retry_while_it_waits_and_the_error_naming_the_url(
+    tmp_path: Path,
+) -> None:
+    """Against a dead service the display says why nothing moves, not "0 rows" and a clock."""
+    credentials = {"client_id": "c", "client_secret": "s"}
+    command = pull_command("http://127.0.0.1:9", "--retries", "2", "-o", str(tmp_path / "o.json"))
+    status, shown = run_on_a_terminal(command, pull_env(credentials))
+    assert status == 1
+    assert "Retrying: attempt 1 of 3 failed on http://127.0.0.1:9/token" in shown
+    assert "Retrying: attempt 2 of 3 failed on http://127.0.0.1:9/token" in shown
+    assert "  last error: ConnectError: [Errno 111] Connection refused; next attempt in " in shown
+    assert (
+        "Error: http://127.0.0.1:9/token: 3 attempts failed, the last with ConnectError: "
+        "[Errno 111] Connection refused" in shown
+    )

@@ -56,8 +56,8 @@ def proxy(live_server: LiveServer) -> Iterator[FaultProxy]:
 
 
 VARIANTS: dict[str, tuple[tuple[str, ...], Shape]] = {
-    "plain": ((), "items"),
-    "all-options": (OPTIONS, "items"),
+    "plain": ((), "rows"),
+    "all-options": (OPTIONS, "rows"),
     "orders-shape": (OPTIONS, "orders"),
 }
 
@@ -215,3 +215,34 @@ def test_a_short_lived_token_is_renewed_before_it_expires(
     assert got == expected
     assert proxy.statuses("/token") == [200, 200]
     assert proxy.statuses(EXPORT) == [200, 200]  # no 401: renewed before, not after
+
+
+def test_shape_rows_is_the_apis_own_default_and_items_its_deprecated_alias(
+    proxy: FaultProxy, live_server: LiveServer, credentials: tuple[str, str]
+) -> None:
+    expected = service_rows(live_server.url, credentials, "shape=rows")
+    assert expected == service_rows(live_server.url, credentials)
+    with ExportClient(proxy.url, *credentials) as client:
+        assert list(client.rows(shape="rows", page_size=4)) == expected
+        with pytest.warns(DeprecationWarning, match="shape='rows'"):
+            legacy = client.rows(shape="items", page_size=4)
+        assert list(legacy) == expected
+    assert proxy.statuses(EXPORT) == [200] * 6  # 3 pages each, none refused for its shape
+
+
+def test_the_next_link_is_absolute_and_only_its_cursor_is_followed(
+    settings: Settings, engine: Engine, credentials: tuple[str, str]
+) -> None:
+    """The service builds the ``Link`` URL from its public base URL: one the client may not
+    reach (here it cannot), so the client keeps to its own base URL and takes the cursor."""
+    elsewhere = replace(settings, public_base_url="http://public.invalid:1")
+    with LiveServer(elsewhere, engine) as server:
+        first = service_get(server.url, credentials, "page[size]=4")
+        assert first.links["next"]["url"].startswith(
+            "http://public.invalid:1/export-api/order-item-details?"
+        )
+        with ExportClient(server.url, *credentials) as client:
+            rows = client.rows(page_size=4)
+            got = list(rows)
+        assert got == service_rows(server.url, credentials)
+    assert (rows.progress.pages, rows.progress.retries) == (3, 0)

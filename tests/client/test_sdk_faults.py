@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from oms_export.client import (
     ExportClient,
     RateLimited,
     Retry,
+    Retrying,
     Row,
     ServerError,
 )
@@ -254,6 +256,7 @@ def test_answers_that_outlast_the_retries_raise_the_typed_error_with_the_service
     assert len({row["id"] for row in got}) == 4  # page 1 was delivered before the failure
     assert rows.progress.retries == 2
     assert proxy.statuses(EXPORT) == [200, status, status, status]
+    assert (raised.value.url, raised.value.attempts) == (f"{proxy.url}{EXPORT}", 3)
 
 
 @pytest.mark.parametrize("last", ["drop", "truncate"])
@@ -269,10 +272,14 @@ def test_connections_that_keep_failing_raise_connection_failed(
         proxy.truncate(EXPORT, after=100)  # a body that ends inside a row
     with ExportClient(proxy.url, *credentials, retry=Retry(attempts=3, backoff=0.01)) as client:
         rows = client.rows()
-        with pytest.raises(ConnectionFailed):
+        with pytest.raises(ConnectionFailed) as raised:
             list(rows)
     assert rows.progress.retries == 2
     assert len(proxy.requests(EXPORT)) == 3
+    url = f"{proxy.url}{EXPORT}"
+    assert (raised.value.url, raised.value.attempts) == (url, 3)
+    last = "IncompleteBody: the response ended inside a row" if last == "truncate" else "Remote"
+    assert str(raised.value).startswith(f"{url}: 3 attempts failed, the last with {last}")
 
 
 def test_a_retry_after_beyond_max_retry_after_fails_at_once(
@@ -323,3 +330,60 @@ def test_the_async_client_waits_out_a_429(
     assert time.monotonic() - started >= 1.0
     assert retries == 1
     assert proxy.statuses(EXPORT) == [200, 429, 200, 200]
+
+
+def test_each_retry_is_told_with_the_attempt_the_url_and_the_last_error(
+    proxy: FaultProxy, credentials: tuple[str, str], clean: list[Row]
+) -> None:
+    proxy.reply("/token", 503, error_body("temporarily_unavailable"))
+    proxy.reply(EXPORT, 503, error_body("temporarily_unavailable"), skip=1)
+    proxy.drop(EXPORT)  # the same page once more: closed without an answer
+    notices: list[Retrying] = []
+    retry = Retry(attempts=4, backoff=0.01, max_backoff=0.05)
+    with ExportClient(proxy.url, *credentials, retry=retry, on_retry=notices.append) as client:
+        assert list(client.rows(page_size=4)) == clean
+    busy = "503 temporarily_unavailable: Injected temporarily_unavailable; try again."
+    dropped = "RemoteProtocolError: Server disconnected without sending a response."
+    assert [(n.attempt, n.attempts, n.url, n.error) for n in notices] == [
+        (1, 4, f"{proxy.url}/token", busy),
+        (1, 4, f"{proxy.url}{EXPORT}", busy),  # page 2: the count starts again per request
+        (2, 4, f"{proxy.url}{EXPORT}", dropped),
+    ]
+    assert all(0 < notice.delay <= 0.05 for notice in notices)
+
+
+def test_a_dead_service_fails_naming_the_url_the_attempts_and_the_last_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on, once this socket is closed
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    notices: list[Retrying] = []
+    retry = Retry(attempts=3, backoff=0.01)
+    with ExportClient(dead, "id", "secret", retry=retry, on_retry=notices.append) as client:
+        rows = client.rows()
+        with pytest.raises(ConnectionFailed) as raised:
+            list(rows)
+    assert [(n.attempt, n.url) for n in notices] == [(1, f"{dead}/token"), (2, f"{dead}/token")]
+    assert notices[0].error.startswith("ConnectError: ")
+    assert (raised.value.url, raised.value.attempts) == (f"{dead}/token", 3)
+    message = str(raised.value)
+    assert message.startswith(f"{dead}/token: 3 attempts failed, the last with ConnectError: ")
+    assert "\n" not in message
+    assert rows.progress.retries == 2
+
+
+def test_the_async_client_tells_of_its_retries_too(
+    proxy: FaultProxy, credentials: tuple[str, str], clean: list[Row]
+) -> None:
+    proxy.reply(EXPORT, 502, error_body("bad_gateway"))
+    notices: list[Retrying] = []
+
+    async def pull() -> list[Row]:
+        async with AsyncExportClient(
+            proxy.url, *credentials, retry=FAST, on_retry=notices.append
+        ) as client:
+            return [row async for row in client.rows(page_size=4)]
+
+    assert asyncio.run(pull()) == clean
+    assert [(n.attempt, n.attempts, n.url, n.error) for n in notices] == [
+        (1, 8, f"{proxy.url}{EXPORT}", "502 bad_gateway: Injected bad_gateway; try again.")
+    ]

@@ -1,9 +1,10 @@
 """The SDK's rules with no server: Retry-After, backoff, cursors from Link headers, NDJSON lines,
-query parameters."""
+query parameters, shapes, and how a failure is put in words."""
 
 from __future__ import annotations
 
 import random
+import warnings
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import httpx
@@ -17,9 +18,11 @@ from oms_export.client import (
     Query,
     RateLimited,
     Retry,
+    Retrying,
     ServerError,
 )
-from oms_export.client.query import Lines, Pager, Row, next_cursor
+from oms_export.client.errors import api_error, attempts_failed, describe
+from oms_export.client.query import Lines, Pager, Row, api_shape, next_cursor, next_link
 from oms_export.client.retry import parse_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -140,7 +143,8 @@ PAGE = "/export-api/order-item-details?format=ndjson&page[size]=2&page[after]="
 def test_the_next_cursor_is_taken_from_a_relative_or_absolute_next_link(
     link: str, cursor: str
 ) -> None:
-    assert next_cursor(link) == cursor
+    response = httpx.Response(200, headers={"Link": link})  # parsed by httpx's response.links
+    assert next_cursor(next_link(response)) == cursor
 
 
 @pytest.mark.parametrize(
@@ -154,7 +158,8 @@ def test_the_next_cursor_is_taken_from_a_relative_or_absolute_next_link(
     ],
 )
 def test_no_next_link_means_the_last_page(link: str | None) -> None:
-    assert next_cursor(link) is None
+    response = httpx.Response(200, headers={} if link is None else {"Link": link})
+    assert next_cursor(next_link(response)) is None
 
 
 def test_lines_are_joined_across_chunks_and_split_within_them() -> None:
@@ -224,7 +229,7 @@ def test_the_pager_skips_rows_it_already_handed_out_and_follows_the_next_cursor(
         False,
         True,
     ]  # the page again, after a cut
-    pager.page_done(f'<{PAGE}next>; rel="next"')
+    pager.page_done(f"http://10.0.0.5:8000{PAGE}next")
     assert (pager.cursor, pager.done, pager.rows, pager.pages) == ("next", False, 3, 1)
     assert pager.params()["page[after]"] == "next"
     pager.page_done(None)
@@ -236,3 +241,82 @@ def test_a_page_size_the_service_would_refuse_is_refused_before_any_request(page
     client = ExportClient("http://127.0.0.1:9", "id", "secret")
     with client, pytest.raises(ValueError, match="page_size"):
         client.rows(page_size=page_size)
+
+
+def test_rows_is_the_shape_the_api_names_and_its_default_so_the_url_stays_plain() -> None:
+    assert Query().shape == Query(shape="rows").shape == "rows"
+    assert "shape" not in Query(shape="rows").params()
+    assert Query(shape="orders").params()["shape"] == "orders"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither of the API's words warns
+        assert (api_shape("rows"), api_shape("orders")) == ("rows", "orders")
+
+
+def test_items_the_old_word_for_rows_still_works_with_a_warning_at_the_callers_line() -> None:
+    with pytest.warns(DeprecationWarning, match="shape='rows'"):
+        query = Query(shape="items")  # type: ignore[arg-type]  # what an old script passes
+    assert query.shape == "rows"
+    assert "shape" not in query.params()
+    client = ExportClient("http://127.0.0.1:9", "id", "secret")
+    with client, pytest.warns(DeprecationWarning, match="shape='items' is deprecated") as caught:
+        rows = client.rows(shape="items")
+    assert rows.progress.query.shape == "rows"
+    assert [warning.filename for warning in caught] == [__file__]
+
+
+def test_a_shape_the_service_does_not_know_is_refused_before_any_request() -> None:
+    client = ExportClient("http://127.0.0.1:9", "id", "secret")
+    with client, pytest.raises(ValueError, match="shape must be one of rows, orders, not 'flat'"):
+        client.rows(shape="flat")  # type: ignore[arg-type]
+
+
+def test_a_retry_notice_is_one_line_with_the_attempt_the_url_and_the_error() -> None:
+    notice = Retrying(2, 8, "http://h/token", "ConnectError: refused", 1.25)
+    assert str(notice) == (
+        "Attempt 2 of 8 failed: http://h/token: ConnectError: refused; trying again in 1.2 s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            "ConnectError: [Errno 111] Connection refused",
+        ),
+        (httpx.ReadTimeout(""), "ReadTimeout"),
+        (
+            httpx.RemoteProtocolError("peer closed\nconnection"),
+            "RemoteProtocolError: peer closed connection",
+        ),
+        (
+            IncompleteBody("the response ended inside a row (8 bytes)"),
+            "IncompleteBody: the response ended inside a row (8 bytes)",
+        ),
+        (busy(), "503 busy: Busy."),
+    ],
+)
+def test_an_error_is_described_on_one_line_leading_with_what_kind_it_is(
+    error: Exception, said: str
+) -> None:
+    assert describe(error) == said
+
+
+def test_the_final_word_names_the_url_the_attempts_and_the_last_error() -> None:
+    assert attempts_failed("http://h/token", 8, "ConnectError: refused") == (
+        "http://h/token: 8 attempts failed, the last with ConnectError: refused"
+    )
+    assert attempts_failed("http://h/token", 1, "ConnectError: refused") == (
+        "http://h/token: ConnectError: refused"
+    )
+
+
+def test_an_api_error_knows_its_url_without_the_query() -> None:
+    request = httpx.Request("GET", "http://h:8000/export-api/order-item-details?filter[id]=x")
+    body = b'{"error": "invalid_request", "error_description": "No.", "parameter": "filter[id]"}'
+    error = api_error(httpx.Response(400, content=body, request=request))
+    assert isinstance(error, BadRequest)
+    assert (error.url, error.parameter) == (
+        "http://h:8000/export-api/order-item-details",
+        "filter[id]",
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from oms_export.bounds import MAX_CURSOR_LENGTH
 from oms_export.errors import InvalidRequest
 from oms_export.export.encoders import csv_table, json_array, ndjson
 from oms_export.export.paging import MAX_INLINE_COLUMNS, PageCursor, make_cursor, read_cursor
@@ -132,7 +133,7 @@ def test_columns_too_many_for_a_url_travel_as_a_digest_that_later_pages_must_mat
     names = tuple(sorted({"".join(rng.choices(string.ascii_letters, k=40)) for _ in range(200)}))
     columns = (names, ())
     cursor = make_cursor(b"key", "c", query, 3, columns)
-    assert len(cursor) <= 2048
+    assert len(cursor) <= MAX_CURSOR_LENGTH
     assert len(orjson.dumps(columns)) > MAX_INLINE_COLUMNS
     read = read_cursor(b"key", "c", query, cursor)
     assert read.columns is None

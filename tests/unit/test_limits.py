@@ -10,9 +10,15 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from oms_export.api.limits import ExportSlots, Limiter, LocalExportSlots, make_limits
-from oms_export.api.ratelimit import RateLimiter
-from oms_export.api.redis_limits import RedisExportSlots, RedisLimiter, key_part, redis_client
+from oms_export.api.limits.contracts import ExportSlots, Limiter
+from oms_export.api.limits.factory import make_limits
+from oms_export.api.limits.local import LocalExportSlots, RateLimiter
+from oms_export.api.limits.redis_backed import (
+    RedisExportSlots,
+    RedisLimiter,
+    key_part,
+    redis_client,
+)
 from oms_export.errors import TemporarilyUnavailable
 from oms_export.settings import Settings
 from tests.api.nodes import free_port

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from oms_export.api.ratelimit import UNKNOWN_SOURCE, RateLimiter, source_key
+from oms_export.api.limits.keys import UNKNOWN_SOURCE, source_key
+from oms_export.api.limits.local import RateLimiter
 
 
 class Clock:

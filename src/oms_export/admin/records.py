@@ -11,8 +11,9 @@ Choices the contract leaves to us:
   so re-importing without a field clears it. ``status`` defaults to 0 (Unknown) for orders and
   items: the store does not invent a state the source did not give. ``is_free_of_charge``
   defaults to false. ``creation_datetime`` absent means "when first imported" (set by the import).
-- Datetimes: ``Y-m-d H:i:s``, ``Y-m-d`` (midnight) or ISO 8601 with ``T`` and an optional
-  ``Z``/offset; without offset it is UTC. Stored naive UTC, to the second (fractions dropped).
+- Datetimes: the grammar of ``oms_export.datetimes``, shared with the export's filters and
+  ``pull`` (``Y-m-d H:i:s``, ``Y-m-d``, ISO 8601 with ``T`` and an optional ``Z``/offset; without
+  offset it is UTC). Stored naive UTC, to the second (fractions dropped, as everywhere).
 - Money and rates: JSON numbers or numeric strings, kept exact as decimals; more decimal places
   than the column holds (4 for money, 6 for rates), negatives and rates above 1 (rates are
   fractions: 0.2 for 20 %) are rejected rather than rounded.
@@ -34,12 +35,13 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, NoReturn
 
 import orjson
 
+from oms_export import datetimes
 from oms_export.errors import ImportRejected
 from oms_export.order_text import ORDER_TEXT_FIELDS
 from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
@@ -272,29 +274,18 @@ _money = _decimal(10, 4)
 _rate = _decimal(2, 6, fraction=True)
 _weight = _decimal(8, 4)
 
-_DATETIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?: [0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"|T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
-)
-_DATETIME_FORMS = "'Y-m-d H:i:s', 'Y-m-d' or ISO 8601 like '2024-05-01T09:30:00Z'"
-
 
 def _datetime(value: Any, where: str) -> datetime:
-    parsed: datetime | None = None
-    if isinstance(value, str) and _DATETIME.fullmatch(value):
+    """A string in the grammar the export's filters and ``pull`` take too (``datetimes``), so
+    any value a filter can find is one an import can store."""
+    if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        _reject(where, f"must be a datetime ({_DATETIME_FORMS}), got {_show(value)}")
-    if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:
+            return datetimes.parse_utc(value)
+        except datetimes.OutOfRange:
             _reject(where, f"is before year 1 or after 9999 in UTC, got {_show(value)}")
-    return parsed.replace(microsecond=0)
+        except datetimes.NotADatetime:
+            pass  # refused below, as a value of any other type is
+    _reject(where, f"must be a datetime ({datetimes.FORMS}), got {_show(value)}")
 
 
 def _date(value: Any, where: str) -> date:

@@ -26,16 +26,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import anyio
 from starlette.concurrency import run_in_threadpool
 
-from oms_export.api.limits import Lease
+from oms_export.api.limits.contracts import Lease
+from oms_export.api.state import ServiceState
 from oms_export.errors import RateLimited, TemporarilyUnavailable
-
-if TYPE_CHECKING:
-    from oms_export.api.state import ServiceState
 
 log = logging.getLogger("oms_export.limits")
 
@@ -46,30 +43,6 @@ export ends, and most end within seconds."""
 NODE_BUSY_RETRY_AFTER = 2
 """``Retry-After`` when this process streams all the exports it can: another node behind the
 load balancer, or this one a moment later, will likely have a place."""
-
-
-class NodeCapacity:
-    """How many exports this process streams at once, and the most it will.
-
-    A plain counter: admissions and releases all run on the one event loop of the process.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.running = 0
-
-    def take(self) -> bool:
-        if self.running >= self.limit:
-            return False
-        self.running += 1
-        return True
-
-    def give_back(self) -> None:
-        self.running -= 1
-
-    @property
-    def saturated(self) -> bool:
-        return self.running >= self.limit
 
 
 @dataclass

@@ -11,10 +11,12 @@ from starlette.types import Receive, Scope, Send
 
 from oms_export import __version__
 from oms_export.api import export, health, metrics, token
+from oms_export.api.docs import install_docs
 from oms_export.api.errors import install_error_handlers
-from oms_export.api.limits import make_limits
+from oms_export.api.limits.factory import make_limits
 from oms_export.api.metrics import Metrics
 from oms_export.api.middleware import RequestLogMiddleware
+from oms_export.api.openapi import install_openapi
 from oms_export.api.state import ServiceState
 from oms_export.api.streaming import ABORT_KEY, connection_aborter
 from oms_export.db.engine import CONTROL_POOL_SIZE, make_engine
@@ -49,6 +51,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     app = _Service(
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own assets by install_docs
+        redoc_url=None,
         title="oms-export",
         version=__version__,
         description="Order Item Details Export API: one flat JSON row per order item.",
@@ -66,6 +70,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.add_middleware(RequestLogMiddleware, metrics=app.state.service.metrics)
     install_error_handlers(app)
+    install_docs(app)
+    install_openapi(app)
     app.include_router(token.router)
     app.include_router(export.router)
     app.include_router(health.router)

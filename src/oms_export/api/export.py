@@ -20,11 +20,13 @@ from starlette.responses import Response
 
 from oms_export.api.admission import admit_export, release_export
 from oms_export.api.deps import require_export_principal
+from oms_export.api.openapi import SECURITY_SCHEME, export_parameters, export_responses
 from oms_export.api.state import ServiceState, service_state
 from oms_export.api.streaming import ExportResponse
 from oms_export.auth.principal import Principal
+from oms_export.auth.scopes import EXPORT_SCOPE
 from oms_export.errors import InvalidRequest, NotAcceptable
-from oms_export.export.encoders import MEDIA_TYPES
+from oms_export.export.formats import BY_MEDIA_RANGE, DEFAULT_FORMAT, FORMATS, Format, check_shape
 from oms_export.export.params import parse_export_query_string
 from oms_export.export.run import Export, start_export
 from oms_export.export.tenancy import entitlement
@@ -32,47 +34,15 @@ from oms_export.settings import Settings
 
 router = APIRouter(dependencies=[Depends(require_export_principal)], tags=["export"])
 
-_ACCEPTED = {
-    "application/json": "json",
-    "application/x-ndjson": "ndjson",
-    "text/csv": "csv",
-    "text/*": "csv",
-    "application/*": "json",
-    "*/*": "json",
-}
-
-_DOC_PARAMETERS = [
-    {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": description,
-    }
-    for name, description in (
-        ("filter[status:in]", "Order status codes, comma-separated (e.g. 8,516)."),
-        ("filter[completion_datetime:gt]", "`Y-m-d H:i:s` UTC (e.g. 2020-03-06 12:00:00)."),
-        ("options[includeProductOwner]", "1 adds the product owner's fields."),
-        ("options[includeProductPrice]", "1 adds product and base price fields."),
-        ("options[includeProductEcommerceInfo]", "1 adds the product's e-commerce fields."),
-        ("options[includeAttributes]", "1 adds attributes__NAME and items__attributes__NAME."),
-        ("format", "json (default), ndjson or csv; wins over the Accept header."),
-        ("shape", "rows (default: one flat row per item) or orders (nested)."),
-        ("page[size]", "Orders per page, 1-10000; more pages are linked by `Link: rel=next`."),
-        ("page[after]", "The cursor from the previous page's `Link` header."),
-    )
-]
-
 
 @router.get(
     "/export-api/order-item-details",
-    openapi_extra={"parameters": _DOC_PARAMETERS},
-    responses={
-        200: {
-            "content": {media: {} for media in MEDIA_TYPES.values()},
-            "description": "The rows, streamed.",
-        }
+    openapi_extra={
+        "parameters": export_parameters(),
+        "security": [{SECURITY_SCHEME: [EXPORT_SCOPE]}],
     },
+    responses=export_responses(),
+    response_class=Response,
 )
 async def order_item_details(request: Request) -> Response:
     """Order details, one flat row per order item (or one nested object per order), streamed."""
@@ -88,14 +58,14 @@ async def order_item_details(request: Request) -> Response:
         _in_threadpool(state, export, fmt),
         state=state,
         admission=admission,
-        media_type=MEDIA_TYPES[fmt],
+        media_type=fmt.media_type,
         headers=headers,
     )
 
 
 async def _start(
     request: Request, state: ServiceState, principal: Principal
-) -> tuple[str, Export, dict[str, str]]:
+) -> tuple[Format, Export, dict[str, str]]:
     """Everything that can refuse the request, up to the open cursor: then the 200 goes out."""
     raw_query = request.scope.get("query_string", b"")
     if len(raw_query) > state.settings.max_query_length:
@@ -104,11 +74,8 @@ async def _start(
             f"{state.settings.max_query_length} are accepted."
         )
     query = parse_export_query_string(raw_query)
-    fmt = query.format or negotiate(request.headers.get("accept"))
-    if fmt == "csv" and query.shape == "orders":
-        raise InvalidRequest(
-            "`shape=orders` cannot be sent as CSV; ask for JSON or NDJSON.", parameter="shape"
-        )
+    fmt = FORMATS[query.format] if query.format else negotiate(request.headers.get("accept"))
+    check_shape(fmt, query.shape)
     entitled = entitlement(principal, query)
     export = await run_in_threadpool(
         partial(
@@ -130,10 +97,14 @@ async def _start(
     return fmt, export, headers
 
 
-def negotiate(accept: str | None) -> str:
-    """The format an Accept header asks for; JSON when it asks for nothing in particular."""
+def negotiate(accept: str | None) -> Format:
+    """The format an Accept header asks for; JSON when it asks for nothing in particular.
+
+    The highest quality wins, then the earliest listed; each media range chooses the one format
+    that claims it in ``export/formats.py`` (``text/*`` is CSV, ``*/*`` JSON).
+    """
     if not accept:
-        return "json"
+        return DEFAULT_FORMAT
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate(accept.split(",")):
         media, *params = (p.strip() for p in part.split(";"))
@@ -145,14 +116,16 @@ def negotiate(accept: str | None) -> str:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        if media.lower() in _ACCEPTED and quality > 0:
-            ranked.append((-quality, position, _ACCEPTED[media.lower()]))
+        chosen = BY_MEDIA_RANGE.get(media.lower())
+        if chosen is not None and quality > 0:
+            ranked.append((-quality, position, chosen.name))
     if not ranked:
+        accepted = ", ".join(fmt.essence for fmt in FORMATS.values())
         raise NotAcceptable(
-            "The Accept header names no format this export has; accepted: "
-            "application/json, application/x-ndjson, text/csv (or use format=)."
+            f"The Accept header names no format this export has; accepted: {accepted} "
+            "(or use format=)."
         )
-    return min(ranked)[2]
+    return FORMATS[min(ranked)[2]]
 
 
 _FORWARDED_HOST = re.compile(r"([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?")
@@ -184,7 +157,7 @@ def public_base_url(request: Request, settings: Settings) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-async def _in_threadpool(state: ServiceState, export: Export, fmt: str) -> AsyncIterator[bytes]:
+async def _in_threadpool(state: ServiceState, export: Export, fmt: Format) -> AsyncIterator[bytes]:
     """Pull encoded chunks off the blocking cursor; close it however the response ends."""
     started = time.perf_counter()
     chunks = export.chunks(fmt)
@@ -195,4 +168,4 @@ async def _in_threadpool(state: ServiceState, export: Export, fmt: str) -> Async
         # A client that went away cancels this task; the close must still run, at once.
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(export.close)
-        state.metrics.export_finished(export.rows, time.perf_counter() - started, fmt)
+        state.metrics.export_finished(export.rows, time.perf_counter() - started, fmt.name)

@@ -19,7 +19,15 @@ from oms_export.api.state import service_state
 router = APIRouter()
 
 
-@router.get("/health", tags=["operations"])
+@router.get(
+    "/health",
+    tags=["operations"],
+    response_class=Response,
+    responses={
+        200: {"description": "Up: `status` is `ok`, or `saturated` when exports are full."},
+        503: {"description": "The database is unreachable; see `Retry-After`."},
+    },
+)
 async def health(request: Request) -> Response:
     state = service_state(request)
     engine = state.control_engine

@@ -8,10 +8,9 @@ from functools import cached_property
 from sqlalchemy import Engine
 from starlette.requests import Request
 
-from oms_export.api.admission import NodeCapacity
-from oms_export.api.limits import ExportSlots, Limiter, LocalExportSlots
+from oms_export.api.limits.contracts import ExportSlots, Limiter
+from oms_export.api.limits.local import LocalExportSlots, NodeCapacity, RateLimiter
 from oms_export.api.metrics import Metrics
-from oms_export.api.ratelimit import RateLimiter
 from oms_export.auth.secrets import server_key
 from oms_export.export.paging import cursor_key
 from oms_export.settings import Settings

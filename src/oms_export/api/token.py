@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from oms_export.api.errors import NO_STORE, never_stored
-from oms_export.api.ratelimit import source_key
+from oms_export.api.limits.keys import source_key
+from oms_export.api.openapi import error
 from oms_export.api.responses import json_response
 from oms_export.api.state import service_state
 from oms_export.auth.grant import FORM_CONTENT_TYPE, parse_token_request
@@ -34,20 +35,6 @@ router = APIRouter()
 
 MAX_BODY_BYTES = 16 * 1024
 """A token request is a few hundred bytes; anything past this is refused unread."""
-
-_ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string"},
-        "error_description": {"type": "string"},
-        "parameter": {"type": "string"},
-    },
-    "required": ["error", "error_description"],
-}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
 
 
 _OPENAPI: dict[str, Any] = {
@@ -99,16 +86,18 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    400: _error("`invalid_request`, `unsupported_grant_type` or `invalid_scope`."),
-    401: _error("`invalid_client`: unknown client, wrong secret or revoked client."),
-    429: _error(
+    400: error("`invalid_request`, `unsupported_grant_type` or `invalid_scope`."),
+    401: error("`invalid_client`: unknown client, wrong secret or revoked client."),
+    429: error(
         "`rate_limited`: a wrong secret from an address that has failed too often in the last "
         "minute, or a client given `OMS_EXPORT_TOKEN_ISSUE_LIMIT_PER_MINUTE` tokens in the last "
-        "minute; see `Retry-After`. Others' guesses never make the right secret wait."
+        "minute; see `Retry-After`. Others' guesses never make the right secret wait.",
+        retry_after=True,
     ),
-    503: _error(
+    503: error(
         "`temporarily_unavailable`: the service is busy or the shared limit store (Redis) is "
-        "unreachable; see `Retry-After`."
+        "unreachable; see `Retry-After`.",
+        retry_after=True,
     ),
 }
 

@@ -10,17 +10,19 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 import click
 from rich.console import Console
 
+from oms_export import datetimes
 from oms_export.client import ApiError, ExportClient, ExportError, Retry
+from oms_export.client.errors import attempts_failed
 from oms_export.client.query import FilterValue, Shape
 from oms_export.pull.outputs import FORMATS, FileOutput, Output, StdoutOutput
-from oms_export.pull.progress import LiveProgress, NoProgress
+from oms_export.pull.progress import LiveProgress, NoProgress, RetryLines
 from oms_export.pull.run import Incremental, run_pull
 from oms_export.pull.state import StateError, SyncState, Window, hold_lock
 from oms_export.pull.table import TableError, TableOutput
@@ -53,32 +55,26 @@ _OPTION_OF_PARAMETER: Final = (
 )
 
 
-_DATETIME_RANGE: Final = "from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"
-
-
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A datetime as the service takes it (``YYYY-MM-DD HH:MM:SS``, UTC).
+    """A datetime in the service's own grammar (``datetimes``), sent as ``YYYY-MM-DD HH:MM:SS``.
 
-    An offset can carry a moment past year 1 or 9999 (``0001-01-01T00:00:00+01:00``): that is
-    a usage error naming the range, as the service's 400 would, not a traceback.
+    Read here rather than passed through, so a bad value is a usage error before any request,
+    and an offset that carries a moment past year 1 or 9999 (``0001-01-01T00:00:00+01:00``) is
+    one naming the range, as the service's 400 would, not a traceback.
     """
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        return datetimes.format_utc(datetimes.parse_utc(value))
+    except datetimes.OutOfRange:
         raise click.BadParameter(
-            f"{value!r} is not a datetime; use 'YYYY-MM-DD HH:MM:SS' (UTC), 'YYYY-MM-DD' "
-            "or ISO 8601 such as 2020-03-06T12:00:00Z"
+            f"{value!r} is out of range in UTC; it accepts datetimes {datetimes.RANGE}"
         ) from None
-    if moment.tzinfo is not None:
-        try:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:
-            raise click.BadParameter(
-                f"{value!r} is out of range in UTC; it accepts datetimes {_DATETIME_RANGE}"
-            ) from None
-    return moment.isoformat(sep=" ", timespec="seconds")
+    except datetimes.NotADatetime:
+        raise click.BadParameter(
+            f"{value!r} is not a datetime; it accepts {datetimes.FORMS}, in UTC unless an "
+            "offset is given"
+        ) from None
 
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -132,9 +128,10 @@ def _reported_errors() -> Iterator[None]:
         for prefix, option in _OPTION_OF_PARAMETER:
             if exc.parameter and exc.parameter.startswith(prefix):
                 raise click.UsageError(f"{option}: {exc.error_description}") from None
-        raise click.ClickException(
-            f"the service answered {exc.status_code} {exc.error}: {exc.error_description}"
-        ) from None
+        said = f"{exc.status_code} {exc.error}: {exc.error_description}"
+        if exc.url is not None and exc.attempts > 1:  # retried in vain: say where and how often
+            raise click.ClickException(attempts_failed(exc.url, exc.attempts, said)) from None
+        raise click.ClickException(f"the service answered {said}") from None
     except (ExportError, StateError, TableError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # the output or state file: a missing directory, a full disk
@@ -142,9 +139,7 @@ def _reported_errors() -> Iterator[None]:
         raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
 
-def _output(
-    to: str | None, table: str, output: str | None, fmt: str | None, shape: Shape
-) -> Output:
+def _output(to: str | None, table: str, output: str | None, fmt: str | None, shape: str) -> Output:
     if to is not None:
         if output is not None or fmt is not None:
             raise click.UsageError("--to writes a table: it takes no -o or --format")
@@ -193,8 +188,19 @@ def _output(
     help="Prefer the environment variable: a command line is visible to other users.",
 )
 @click.option("--status", help="Order status codes, comma-separated, e.g. 8,516.")
-@click.option("--completed-after", callback=_moment, help="Orders completed after this (UTC).")
-@click.option("--completed-before", callback=_moment, help="Orders completed before this (UTC).")
+@click.option(
+    "--completed-after",
+    callback=_moment,
+    metavar="DATETIME",
+    help="Orders completed after this: '2020-03-06 12:00:00' (UTC), 2020-03-06, or ISO 8601 "
+    "such as 2020-03-06T14:00:00+02:00.",
+)
+@click.option(
+    "--completed-before",
+    callback=_moment,
+    metavar="DATETIME",
+    help="Orders completed before this, in the same forms.",
+)
 @click.option(
     "--include",
     help="More fields, comma-separated: owner, price, ecommerce, attributes, or all.",
@@ -253,7 +259,7 @@ def command(
     completed_after: str | None,
     completed_before: str | None,
     include: str | None,
-    shape: Shape,
+    shape: str,
     fmt: str | None,
     output: str | None,
     to: str | None,
@@ -299,10 +305,19 @@ def command(
             filters["completion_datetime:gt"] = completed_after
         destination = _output(to, table, output, fmt, shape)
         console = Console(stderr=True)
-        watcher = LiveProgress(console) if console.is_terminal and not quiet else NoProgress()
+        watcher: LiveProgress | NoProgress
+        if quiet:
+            watcher = NoProgress()
+        elif console.is_terminal:
+            watcher = LiveProgress(console)
+        else:
+            watcher = RetryLines(sys.stderr)
         retry = Retry(attempts=retries + 1)
-        with ExportClient(url, client_id, client_secret, retry=retry) as client, watcher:
-            rows = client.rows(filters, options, shape, page_size)
+        client = ExportClient(url, client_id, client_secret, retry=retry, on_retry=watcher.retrying)
+        with client, watcher:
+            # --shape items is the CLI's word (and in state fingerprints); the API says rows.
+            api_shape: Shape = "orders" if shape == "orders" else "rows"
+            rows = client.rows(filters, options, api_shape, page_size)
             summary = run_pull(rows, rows.progress, destination, watcher, incremental)
     if not quiet:
         click.echo(summary.line(), err=True)

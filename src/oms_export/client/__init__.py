@@ -22,7 +22,7 @@ from oms_export.client.errors import (
 )
 from oms_export.client.exports import AsyncExportClient, AsyncRows, ExportClient, Rows
 from oms_export.client.query import Query, Row
-from oms_export.client.retry import Retry
+from oms_export.client.retry import Retry, Retrying
 
 __all__ = [
     "SCOPE",
@@ -39,6 +39,7 @@ __all__ = [
     "Query",
     "RateLimited",
     "Retry",
+    "Retrying",
     "Row",
     "Rows",
     "ServerError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import httpx
@@ -9,7 +10,16 @@ import orjson
 
 
 class ExportError(Exception):
-    """Base of every error the client raises."""
+    """Base of every error the client raises.
+
+    ``url`` is the request that failed (without its query: the token URL or the export's path)
+    and ``attempts`` how many times in a row it was tried, so a report can say where and how
+    hard the client tried. Both are set on what ``rows()`` raises; ``attempts`` is 0 on an error
+    made elsewhere (``url`` may already be known, from the response).
+    """
+
+    url: str | None = None
+    attempts: int = 0
 
 
 class ApiError(ExportError):
@@ -57,7 +67,11 @@ class ServerError(ApiError):
 
 
 class ConnectionFailed(ExportError):
-    """The connection failed or the body was cut short, and retrying did not help."""
+    """The connection failed or the body was cut short, and retrying did not help.
+
+    Its message names the URL, the attempts and the last error, as one line:
+    ``http://127.0.0.1:9/token: 8 attempts failed, the last with ConnectError: …``.
+    """
 
 
 class IncompleteBody(ConnectionFailed):
@@ -83,10 +97,39 @@ def api_error(response: httpx.Response, retry_after: float | None = None) -> Api
         body = {}
     status = response.status_code
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
-    return kind(
+    error = kind(
         status,
         str(body.get("error") or response.reason_phrase or "error"),
         str(body.get("error_description") or response.text[:200] or response.reason_phrase),
         parameter=body.get("parameter"),
         retry_after=retry_after,
     )
+    with suppress(RuntimeError):  # a response built by hand has no request
+        error.url = plain_url(response.request.url)
+    return error
+
+
+def plain_url(url: httpx.URL) -> str:
+    """``url`` without its query, as a report names it: the filters are the user's own words,
+    the cursor is noise, and either would make a one-line error hard to read."""
+    return str(url.copy_with(query=None, fragment=None))
+
+
+def describe(error: Exception) -> str:
+    """One line saying what went wrong: the service's words, or the kind of network failure.
+
+    httpx's errors often say little on their own (``ReadTimeout`` may be empty), so the class
+    name leads.
+    """
+    if isinstance(error, ApiError):
+        return str(error)
+    text = str(error).strip().replace("\n", " ")
+    return f"{error.__class__.__name__}: {text}" if text else error.__class__.__name__
+
+
+def attempts_failed(url: str, attempts: int, last: str) -> str:
+    """The final word on a request the client gave up on: where, how many tries, the last
+    error; e.g. ``http://h/token: 3 attempts failed, the last with ConnectError: refused``."""
+    if attempts <= 1:
+        return f"{url}: {last}"
+    return f"{url}: {attempts} attempts failed, the last with {last}"

@@ -5,7 +5,7 @@ Nothing here does I/O, so the sync and async clients share every rule of the pro
 
 from __future__ import annotations
 
-import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -14,12 +14,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from oms_export.bounds import MAX_PAGE_SIZE as MAX_PAGE_SIZE  # the server's bound, re-exported
 from oms_export.client.errors import IncompleteBody
 
 EXPORT_PATH = "/export-api/order-item-details"
-MAX_PAGE_SIZE = 10_000
 
-Shape = Literal["items", "orders"]
+Shape = Literal["rows", "orders"]
+"""The export's ``shape``: ``rows`` (one flat row per item, the default) or ``orders`` (nested)."""
+LegacyShape = Literal["items"]
+"""What the client called ``rows`` before it used the API's word; still accepted, with a
+``DeprecationWarning``, as scripts may pass it."""
+SHAPES: tuple[Shape, ...] = ("rows", "orders")
 FilterValue = str | int | date | datetime | Sequence[str | int]
 Row = dict[str, Any]
 
@@ -34,8 +39,12 @@ class Query:
 
     filters: Mapping[str, FilterValue] = field(default_factory=dict)
     options: Iterable[str] = ()
-    shape: Shape = "items"
+    shape: Shape = "rows"
     page_size: int = MAX_PAGE_SIZE
+
+    def __post_init__(self) -> None:
+        # __post_init__ <- __init__ <- the caller: the warning points at the caller's line.
+        object.__setattr__(self, "shape", api_shape(self.shape, stacklevel=4))
 
     def params(self, cursor: str | None = None) -> httpx.QueryParams:
         out: list[tuple[str, str | int | float | bool | None]] = [
@@ -44,7 +53,7 @@ class Query:
         ]
         out += [(f"filter[{name}]", _value(value)) for name, value in self.filters.items()]
         out += [(f"options[{name}]", "1") for name in self.options]
-        if self.shape != "items":
+        if self.shape != "rows":  # the service's default: the URL stays as short as curl's
             out.append(("shape", self.shape))
         if cursor is not None:
             out.append(("page[after]", cursor))
@@ -63,21 +72,40 @@ def _value(value: FilterValue) -> str:
     return ",".join(str(item) for item in value)
 
 
-_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?(?=\s*(?:[;,]|$))')  # not rel="next-archive"
+def api_shape(shape: str, stacklevel: int = 2) -> Shape:
+    """``shape`` in the API's word; ``items``, the client's old word for ``rows``, still works.
 
-
-def next_cursor(link: str | None) -> str | None:
-    """The ``page[after]`` of a ``Link: <…>; rel="next"`` header; None on the last page.
-
-    Only the cursor is taken, not the URL: behind a proxy the service may name a host the client
-    cannot reach, and the client already knows every other parameter.
+    An unknown shape fails here, before any request, as a bad ``page_size`` does.
     """
-    if not link:
+    if shape == "items":
+        warnings.warn(
+            "shape='items' is deprecated: the export API calls it shape='rows'",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        return "rows"
+    for known in SHAPES:
+        if shape == known:
+            return known
+    raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
+
+
+def next_link(response: httpx.Response) -> str | None:
+    """The URL of the response's ``Link: <…>; rel="next"``, by httpx's own header parsing."""
+    return response.links.get("next", {}).get("url")
+
+
+def next_cursor(url: str | None) -> str | None:
+    """The ``page[after]`` of the next page's URL; None on the last page (no next link).
+
+    Only the cursor is taken, not the URL. The service makes the URL absolute, from its
+    configured public base URL or else the address it was reached at; behind a proxy or a
+    port forward that host may be one the client cannot reach, and the client already knows
+    every other parameter, so it keeps asking the base URL it was given.
+    """
+    if not url:
         return None
-    match = _NEXT.search(link)
-    if match is None:
-        return None
-    values = parse_qs(urlsplit(match.group(1)).query).get("page[after]")
+    values = parse_qs(urlsplit(url).query).get("page[after]")
     return values[0] if values else None
 
 
@@ -115,9 +143,10 @@ class Pager:
         self.rows += 1
         return True
 
-    def page_done(self, link: str | None) -> None:
+    def page_done(self, next_url: str | None) -> None:
+        """A page read to its end; ``next_url`` is its ``rel="next"`` link (None: the last)."""
         self.pages += 1
-        self.cursor = next_cursor(link)
+        self.cursor = next_cursor(next_url)
         self.done = self.cursor is None
 
 

@@ -41,6 +41,33 @@ class Retry:
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 
+@dataclass(frozen=True)
+class Retrying:
+    """A failed attempt that is about to be tried again, for whoever watches a pull.
+
+    Given to ``ExportClient(on_retry=…)`` before each wait, so a long wait on a busy or dead
+    service is never silent: ``str()`` is one line naming the attempt, the URL and the error,
+    e.g. ``Attempt 2 of 8 failed: http://h/token: ConnectError: refused; trying again in 1.1 s``.
+    """
+
+    attempt: int
+    """The attempt that failed, counted from 1 for this request (a page, or the token)."""
+    attempts: int
+    """How many attempts ``Retry`` allows one request."""
+    url: str
+    """The request that failed, without its query."""
+    error: str
+    """What went wrong, as one line."""
+    delay: float
+    """Seconds until the next attempt."""
+
+    def __str__(self) -> str:
+        return (
+            f"Attempt {self.attempt} of {self.attempts} failed: {self.url}: {self.error}; "
+            f"trying again in {self.delay:.1f} s"
+        )
+
+
 def retryable(error: Exception) -> bool:
     """Busy or briefly unavailable service, a dropped connection, a body cut short."""
     if isinstance(error, ApiError):

@@ -5,17 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
 Batches = Iterable[list[dict[str, Any]]]
-
-MEDIA_TYPES: Final = {
-    "json": "application/json",
-    "ndjson": "application/x-ndjson",
-    "csv": "text/csv; charset=utf-8",
-}
+"""Rows as dicts, a batch at a time. Which format uses which encoder: ``formats.py``."""
 
 
 def json_array(batches: Batches) -> Iterator[bytes]:

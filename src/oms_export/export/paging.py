@@ -36,7 +36,8 @@ _DIGEST: Final = b"d"  # a digest of the attribute columns follows
 _DIGEST_BYTES: Final = 16
 MAX_INLINE_COLUMNS: Final = 1500
 """Bytes of compressed attribute names a cursor carries before it carries their digest: the
-cursor then stays within the 2,048 characters ``params.py`` accepts for ``page[after]``."""
+cursor then stays within ``bounds.MAX_CURSOR_LENGTH``, the most ``page[after]`` accepts
+(``tests/unit/test_bounds.py`` checks the largest cursor against it)."""
 
 AttributeColumns = tuple[tuple[str, ...], tuple[str, ...]]
 """The order and item attribute names of an export: its ``attributes__*`` columns."""

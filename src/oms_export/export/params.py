@@ -15,28 +15,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger
 
+from oms_export import datetimes
+from oms_export.bounds import MAX_CURSOR_LENGTH, MAX_LIST_VALUES, MAX_PAGE_SIZE
 from oms_export.db import schema
 from oms_export.errors import InvalidRequest
-from oms_export.export.fields import OPTIONS
+from oms_export.export.formats import FORMATS
+from oms_export.fields import BY_NAME, OPTIONS, TABLES, filterable
 from oms_export.statuses import ORDER_STATUSES
 
-MAX_LIST_VALUES: Final = 1000
-
-DATETIME_FIELDS: Final = ("completion_datetime", "creation_datetime", "sale_datetime")
-FILTER_OPS: Final[dict[str, tuple[str, ...]]] = {
-    "status": ("eq", "in"),
-    **dict.fromkeys(DATETIME_FIELDS, ("gt", "gte", "lt", "lte")),
-    "id": ("eq", "in", "gt", "lt"),
-    "ref": ("eq", "in"),
-    "external_ref": ("eq", "in"),
-    "company_ref_id": ("eq", "in"),
-}
+FILTER_OPS: Final[dict[str, tuple[str, ...]]] = dict(filterable())
+"""Each field a filter may name, with its operators: the registry's (``oms_export.fields``)."""
+DATETIME_FIELDS: Final = tuple(name for name in FILTER_OPS if BY_NAME[name].type == "datetime")
 
 
 def _largest(column: Column[int]) -> int:
@@ -53,10 +48,17 @@ def _largest(column: Column[int]) -> int:
     raise TypeError(f"{column} is not an integer column")
 
 
+def _stored_column(name: str) -> Column[int]:
+    """The schema column a filterable field's registry ``source`` names."""
+    source = BY_NAME[name].source
+    if source is None:
+        raise TypeError(f"{name} is computed; a filter needs a stored column")
+    alias, _, column = source.partition(".")
+    return schema.metadata.tables[TABLES[alias]].c[column]
+
+
 INTEGER_MAX: Final[dict[str, int]] = {
-    "status": _largest(schema.orders.c.status),
-    "id": _largest(schema.orders.c.id),
-    "company_ref_id": _largest(schema.companies.c.ref_id),
+    name: _largest(_stored_column(name)) for name in FILTER_OPS if BY_NAME[name].type == "integer"
 }
 """Each integer filter's largest value: that of the column it is compared with."""
 INTEGER_FIELDS: Final = frozenset(INTEGER_MAX)
@@ -65,12 +67,6 @@ _FILTER_KEY = re.compile(r"filter\[(?P<field>[^\]:]*)(?::(?P<op>[^\]]*))?\]")
 _OPTION_KEY = re.compile(r"options\[(?P<name>[^\]]*)\]")
 _TRUE: Final = frozenset({"1", "true"})
 _FALSE: Final = frozenset({"0", "false"})
-DATETIME_HELP: Final = (
-    "a datetime as `Y-m-d H:i:s` (e.g. 2020-03-06 12:00:00), `Y-m-d`, "
-    "or ISO 8601 with `T` and an optional `Z` or offset"
-)
-DATETIME_BOUNDS: Final = "from 0001-01-01 00:00:00 to 9999-12-31 23:59:59 UTC"
-DATETIME_RANGE: Final = f"datetimes {DATETIME_BOUNDS}"
 
 FilterValue = int | str | datetime
 
@@ -85,9 +81,7 @@ class Filter:
     parameter: str
 
 
-FORMATS: Final = ("json", "ndjson", "csv")
 SHAPES: Final = ("rows", "orders")
-MAX_PAGE_SIZE: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -217,8 +211,11 @@ def _page_size(key: str, value: str) -> int:
     return int(value)
 
 
+_CURSOR: Final = re.compile(f"[A-Za-z0-9_-]{{1,{MAX_CURSOR_LENGTH}}}")
+
+
 def _cursor(key: str, value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,2048}", value):
+    if not _CURSOR.fullmatch(value):
         raise InvalidRequest(
             f'`{key}` is not a cursor this service gave out; use the `Link: rel="next"` '
             "URL of the previous page as it is.",
@@ -228,7 +225,7 @@ def _cursor(key: str, value: str) -> str:
 
 
 _SINGLE_PARAMETERS: Final[dict[str, Callable[[str, str], str | int]]] = {
-    "format": _choice(FORMATS),
+    "format": _choice(tuple(FORMATS)),
     "shape": _choice(SHAPES),
     "page[size]": _page_size,
     "page[after]": _cursor,
@@ -293,16 +290,17 @@ def _parse_value(key: str, name: str, raw: str) -> FilterValue:
         raise InvalidRequest(f"`{key}` has an empty value; {_accepts(name)}.", parameter=key)
     if name in DATETIME_FIELDS:
         try:
-            parsed = parse_datetime(raw)
-        except OverflowError:
+            return datetimes.parse_utc(raw)
+        except datetimes.OutOfRange:
             raise InvalidRequest(
                 f"`{key}` got {_show(raw)}, which is out of range in UTC; "
-                f"it accepts {DATETIME_RANGE}.",
+                f"it accepts datetimes {datetimes.RANGE}.",
                 parameter=key,
             ) from None
-        if parsed is None:
-            raise InvalidRequest(f"`{key}` got {_show(raw)}; {_accepts(name)}.", parameter=key)
-        return parsed
+        except datetimes.NotADatetime:
+            raise InvalidRequest(
+                f"`{key}` got {_show(raw)}; {_accepts(name)}.", parameter=key
+            ) from None
     if name in INTEGER_FIELDS:
         if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > INTEGER_MAX[name]:
             raise InvalidRequest(f"`{key}` got {_show(raw)}; {_accepts(name)}.", parameter=key)
@@ -326,41 +324,10 @@ def _accepts(name: str) -> str:
     if name in INTEGER_FIELDS:
         return f"it accepts whole numbers from 0 to {INTEGER_MAX[name]}, comma-separated with `in`"
     if name in DATETIME_FIELDS:
-        return f"it accepts {DATETIME_HELP}, {DATETIME_BOUNDS}"
+        return f"it accepts a datetime as {datetimes.FORMS}, {datetimes.RANGE}"
     return "it accepts text, comma-separated with `in`"
 
 
 def _show(value: str) -> str:
     shown = value if len(value) <= 40 else value[:40] + "…"
     return repr(shown)
-
-
-_DATETIME_FORMATS: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
-
-
-def parse_datetime(raw: str) -> datetime | None:
-    """A naive UTC datetime from any accepted form, or None when it does not parse.
-
-    Raises ``OverflowError`` when an offset carries the moment outside years 1 to 9999 in UTC
-    (``0001-01-01T00:00:00+01:00``): it parses, but names no datetime the store can hold, and
-    the caller's error says so rather than "does not parse".
-    """
-    for fmt in _DATETIME_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt)
-        except ValueError:
-            pass
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-        try:
-            return datetime.combine(date.fromisoformat(raw), datetime.min.time())
-        except ValueError:
-            return None
-    if "T" not in raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed

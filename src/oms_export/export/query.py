@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,10 +36,10 @@ from sqlalchemy.sql.selectable import FromClause, LateralFromClause
 from sqlalchemy.types import NullType
 
 from oms_export.db import schema
-from oms_export.export.fields import field_names
 from oms_export.export.paging import AttributeColumns, PageCursor
 from oms_export.export.params import ExportQuery, Filter
 from oms_export.export.tenancy import Entitlement
+from oms_export.fields import BY_NAME, FIELDS, field_names
 from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
 
 o = schema.orders.alias("o")
@@ -241,7 +241,10 @@ def _conditions(
 def _filter_condition(flt: Filter) -> ColumnElement[bool]:
     if flt.field == "company_ref_id":
         return true()  # turned into internal ids by the entitlement
-    column = o.c[flt.field]
+    source = BY_NAME[flt.field].source
+    if source is None:  # tests/unit/test_fields.py keeps every filterable field a stored column
+        raise AssertionError(f"{flt.field} is computed; a filter needs a stored column")
+    column = _source_column(source)
     value = flt.values[0]
     match flt.op:
         case "eq":
@@ -346,9 +349,51 @@ def _named(code: ColumnElement[Any], names: dict[int, str]) -> ColumnElement[Any
     return case(*((code == number, name) for number, name in names.items()))
 
 
+_STORED: Final[dict[str, FromClause]] = {
+    "o": o, "c": c, "sc": sc, "i": i, "owner": owner, "pp": pp, "bp": bp, "pe": pe,
+}  # fmt: skip
+"""Each alias of ``fields.TABLES`` to its joined table (on PostgreSQL the prices are LATERAL)."""
+
+
+def _sources(dialect: str) -> dict[str, FromClause]:
+    if dialect == "postgresql":
+        return {**_STORED, "pp": pp_row, "bp": bp_row}
+    return _STORED
+
+
+def _source_column(source: str, sources: dict[str, FromClause] = _STORED) -> ColumnElement[Any]:
+    """The column a registry ``source`` (``alias.column``) names, in ``sources``' joins."""
+    alias, _, column = source.partition(".")
+    return sources[alias].c[column]
+
+
+def _computed(dialect: str) -> dict[str, ColumnElement[Any]]:
+    """The SQL of each field whose value is not one stored column (``source=None``).
+
+    A computed field added to the registry adds its expression here; the rest is generic.
+    """
+    exprs = {
+        "status_name": _named(o.c.status, ORDER_STATUSES),
+        "items__status_name": _named(i.c.status, ITEM_STATUSES),
+    }
+    for prefix, alias in (("items__product_price", "pp"), ("items__base_product_price", "bp")):
+        price = _sources(dialect)[alias]
+        # A price row is looked up for the order's company, so its company is the order's.
+        exprs[f"{prefix}__company_ref_id"] = case((price.c.id.is_not(None), c.c.ref_id))
+    return exprs
+
+
+_TIME_FORMATS: Final[dict[str, str]] = {"datetime": "%Y-%m-%d %H:%M:%S", "date": "%Y-%m-%d"}
+_NUMBERS: Final = frozenset({"money", "rate", "decimal"})
+
+
 @cache
 def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
-    """Each field name to the SQL that yields its exported value."""
+    """Each field name to the SQL that yields its exported value, once per field.
+
+    A stored field is its ``source`` column as its type is sent: datetimes and dates formatted,
+    money, rates and decimals as doubles (exact enough for the stored 4 or 6 decimals).
+    """
 
     def dt(column: ColumnElement[Any], fmt: str) -> ColumnElement[Any]:
         if dialect == "postgresql":
@@ -357,61 +402,17 @@ def _field_expressions(dialect: str) -> dict[str, ColumnElement[Any]]:
             return func.to_char(column, pg_fmt)
         return func.strftime(fmt, column)
 
-    def number(column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return cast(column, Float)  # a double holds the stored 4 or 6 decimals exactly enough
-
-    exprs: dict[str, ColumnElement[Any]] = {
-        name: o.c[name]
-        for name in (
-            *schema.ORDER_TEXT_COLUMNS, "id", "ref", "external_ref", "status", "is_free_of_charge",
-        )
-    }  # fmt: skip
-    for name in ("shipping_price", "shipping_price_inc_tax", "shipping_tax_rate"):
-        exprs[name] = number(o.c[name])
-    for name in ("sale_datetime", "creation_datetime", "completion_datetime"):
-        exprs[name] = dt(o.c[name], "%Y-%m-%d %H:%M:%S")
-    exprs["required_dispatch_date"] = dt(o.c.required_dispatch_date, "%Y-%m-%d")
-    exprs["company_ref_id"] = c.c.ref_id
-    exprs["secondary_company_ref_id"] = sc.c.ref_id
-    exprs["status_name"] = _named(o.c.status, ORDER_STATUSES)
-    for prefix, company in (
-        ("company", c),
-        ("secondary_company", sc),
-        ("items__product_owner", owner),
-    ):
-        exprs[f"{prefix}__customer_ref_id"] = company.c.customer_ref_id
-        exprs[f"{prefix}__company_name"] = company.c.name
-        exprs[f"{prefix}__external_ref"] = company.c.external_ref
-    exprs["secondary_company"] = sc.c.id
-    exprs["items__product_owner"] = owner.c.id
-    for name in (
-        "id", "ref", "external_ref", "order_id", "status", "sku", "mapped_sku", "description",
-        "size", "colour", "quantity", "unit_cost_price", "unit_sale_price",
-        "unit_sale_price_inc_tax", "shipping_price", "shipping_price_inc_tax",
-        "textual_product_id", "sale_vat_rate",
-    ):  # fmt: skip
-        exprs[f"items__{name}"] = i.c[name]
-    for name in (
-        "unit_cost_price", "unit_sale_price", "unit_sale_price_inc_tax", "shipping_price",
-        "shipping_price_inc_tax", "sale_vat_rate",
-    ):  # fmt: skip
-        exprs[f"items__{name}"] = number(i.c[name])
-    exprs["items__status_name"] = _named(i.c.status, ITEM_STATUSES)
-    prices = (pp_row, bp_row) if dialect == "postgresql" else (pp, bp)
-    for prefix, price in zip(
-        ("items__product_price", "items__base_product_price"), prices, strict=True
-    ):
-        exprs[prefix] = price.c.id
-        for name in ("product_id", "currency", "quantity"):
-            exprs[f"{prefix}__{name}"] = price.c[name]
-        for name in ("rrp", "price"):
-            exprs[f"{prefix}__{name}"] = number(price.c[name])
-        # A price row is looked up for the order's company, so its company is the order's.
-        exprs[f"{prefix}__company_ref_id"] = case((price.c.id.is_not(None), c.c.ref_id))
-    for name in (
-        "product_id", "sales_description", "sales_description_long", "weight", "hs_code",
-        "tax_code", "website_category_details", "notes", "barcode", "dimensions",
-    ):  # fmt: skip
-        exprs[f"items__product_ecommerce__{name}"] = pe.c[name]
-    exprs["items__product_ecommerce__weight"] = number(pe.c.weight)
+    computed = _computed(dialect)
+    sources = _sources(dialect)
+    exprs: dict[str, ColumnElement[Any]] = {}
+    for field in FIELDS:
+        if field.source is None:
+            exprs[field.name] = computed[field.name]
+            continue
+        column = _source_column(field.source, sources)
+        if field.type in _TIME_FORMATS:
+            column = dt(column, _TIME_FORMATS[field.type])
+        elif field.type in _NUMBERS:
+            column = cast(column, Float)
+        exprs[field.name] = column
     return exprs

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from oms_export.export.encoders import Batches, csv_table, json_array, ndjson
+from oms_export.export.encoders import Batches
+from oms_export.export.formats import Format
 from oms_export.export.paging import make_cursor, read_cursor
 from oms_export.export.params import ExportQuery
 from oms_export.export.query import ExportPlan, build_plan
-from oms_export.export.rows import BOOLEAN_FIELDS, row_builder
+from oms_export.export.rows import flag_positions, row_builder
 from oms_export.export.shapes import nest_orders
 from oms_export.export.source import Batch, Fetched, interrupt, stream_batches
 from oms_export.export.tenancy import Entitlement
@@ -60,19 +61,28 @@ class Export:
             self.close()
 
     def row_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """Flat rows as dicts, one per order item, a batch at a time."""
         build = row_builder(self.plan, dialect=self._conn.dialect.name)
         for part in self.raw_batches():
             yield [build(raw) for raw in part]
 
-    def chunks(self, fmt: str) -> Iterator[bytes]:
-        """The export encoded as ``fmt`` (json, ndjson or csv), a batch per chunk."""
-        if fmt == "csv":  # flat by nature: straight from the tuples, no dicts in between
-            keys = self.plan.keys
-            return csv_table(keys, [keys.index(f) for f in BOOLEAN_FIELDS], self.raw_batches())
+    def records(self) -> Batches:
+        """Rows as dicts in the query's shape: flat, or one nested object per order."""
         batches: Batches = self.row_batches()
-        if self.query.shape == "orders":
-            batches = nest_orders(batches)
-        return json_array(batches) if fmt == "json" else ndjson(batches)
+        return nest_orders(batches) if self.query.shape == "orders" else batches
+
+    @property
+    def keys(self) -> Sequence[str]:
+        return self.plan.keys
+
+    @property
+    def boolean_positions(self) -> Sequence[int]:
+        return flag_positions(self.plan.keys)
+
+    def chunks(self, fmt: Format) -> Iterator[bytes]:
+        """The export encoded as ``fmt``, a batch per chunk; the format picks the rows' view
+        (see ``formats.Encodable``)."""
+        return fmt.encode(self)
 
     def close(self) -> None:
         """Stop reading and free the connection; safe to call more than once.

@@ -11,12 +11,18 @@ does not have are left out).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Final
+
+from oms_export.fields import FIELDS
 
 Row = dict[str, Any]
 
-ORDER_RELATIONS = frozenset({"secondary_company"})
-ITEM_RELATIONS = frozenset({"product_owner", "product_price", "base_product_price"})
+_RELATIONS: Final = frozenset(field.name for field in FIELDS if field.type == "relation")
+ORDER_RELATIONS: Final = frozenset(key for key in _RELATIONS if not key.startswith("items__"))
+"""The registry's ``relation`` keys of the order, and of the item (without ``items__``)."""
+ITEM_RELATIONS: Final = frozenset(
+    key.removeprefix("items__") for key in _RELATIONS if key.startswith("items__")
+)
 
 
 def _nest(flat: Row, relations: frozenset[str]) -> Row:

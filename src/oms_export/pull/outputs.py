@@ -13,9 +13,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
 import orjson
+
+from oms_export.pull.sink import Sink
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc has it from Python 3.12
 
 Row = dict[str, Any]
 
@@ -31,11 +36,49 @@ class Output(Protocol):
 
     description: str
 
+    @property
+    def written(self) -> int | None:
+        """Bytes written so far; None where bytes mean nothing (a table)."""
+        ...
+
     def write(self, rows: Sequence[Row]) -> None: ...
 
     def commit(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class Counted(io.RawIOBase):
+    """A write-only stream that passes everything to ``stream`` and counts the bytes.
+
+    What a pull reports as written is what reached the file or stdout, not what came over the
+    network: the two differ by format (CSV is smaller than the service's NDJSON, parquet much
+    smaller) and by the rows an incremental pull leaves out. Counting here, in front of the
+    encoder, works for a pipe, which has no position to ask. ``tell`` is the count, as pyarrow
+    asks its sink where it is.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Buffer, /) -> int:
+        size = memoryview(data).nbytes
+        self._stream.write(data)
+        self.count += size
+        return size
+
+    def tell(self) -> int:
+        return self.count
+
+    def flush(self) -> None:
+        # Also called when this wrapper is collected, after a file output closed the file.
+        if not self._stream.closed:
+            self._stream.flush()
 
 
 class Encoder(Protocol):
@@ -49,7 +92,7 @@ class Encoder(Protocol):
 
 
 class NdjsonEncoder:
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Sink) -> None:
         self._stream = stream
 
     def write(self, rows: Sequence[Row]) -> None:
@@ -67,7 +110,7 @@ class NdjsonEncoder:
 class JsonEncoder:
     """One JSON array, laid out byte for byte as the service writes it."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Sink) -> None:
         self._stream = stream
         self._separator = b"["
 
@@ -87,7 +130,7 @@ class CsvEncoder:
     """RFC 4180 CSV as the service writes it: header of the first row's keys, CRLF, null empty,
     ``true``/``false``. An export with no rows gives an empty file: the client never saw a key."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Sink) -> None:
         self._stream = stream
         self._text = io.StringIO()
         self._csv = csv.writer(self._text, lineterminator="\r\n")
@@ -120,7 +163,7 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def encoder(fmt: str, stream: BinaryIO) -> Encoder:
+def encoder(fmt: str, stream: Sink) -> Encoder:
     if fmt == "parquet":
         from oms_export.pull.parquet import ParquetEncoder  # pyarrow is big: only when asked
 
@@ -141,7 +184,12 @@ class FileOutput:
         self._path = path
         self._temporary = _partial(path)
         self._stream: BinaryIO = open(self._temporary, "wb")  # noqa: SIM115  (closed at commit)
-        self._encoder = encoder(fmt, self._stream)
+        self._counted = Counted(self._stream)
+        self._encoder = encoder(fmt, self._counted)
+
+    @property
+    def written(self) -> int:
+        return self._counted.count
 
     def write(self, rows: Sequence[Row]) -> None:
         self._encoder.write(rows)
@@ -167,7 +215,12 @@ class StdoutOutput:
 
     def __init__(self, fmt: str, stream: BinaryIO | None = None) -> None:
         self._stream = stream or sys.stdout.buffer
-        self._encoder = encoder(fmt, self._stream)
+        self._counted = Counted(self._stream)
+        self._encoder = encoder(fmt, self._counted)
+
+    @property
+    def written(self) -> int:
+        return self._counted.count
 
     def write(self, rows: Sequence[Row]) -> None:
         self._encoder.write(rows)

@@ -7,12 +7,15 @@ for ``--format parquet``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oms_export.pull.columns import ColumnType, column_type
+
+if TYPE_CHECKING:
+    from oms_export.pull.sink import Sink
 
 Row = dict[str, Any]
 
@@ -53,7 +56,7 @@ class ParquetEncoder:
     find an empty table rather than an error, as the CSV encoder gives an empty file.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Sink) -> None:
         self._stream = stream
         self._schema: pa.Schema | None = None
         self._writer: pq.ParquetWriter | None = None

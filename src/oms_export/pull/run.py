@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from oms_export.client.query import Pager, Row
+from oms_export.client.retry import Retrying
 from oms_export.pull.outputs import Output
 from oms_export.pull.progress import Summary
 from oms_export.pull.state import Window
@@ -17,7 +18,11 @@ BATCH_ROWS = 2_000
 
 
 class Watcher(Protocol):
-    def update(self, pager: Pager) -> None: ...
+    """Someone watching the pull: told of progress after each batch, and of each retry."""
+
+    def update(self, pager: Pager, written: int | None) -> None: ...
+
+    def retrying(self, notice: Retrying) -> None: ...
 
 
 class Incremental:
@@ -49,12 +54,12 @@ def run_pull(
                 continue
             if len(batch) >= BATCH_ROWS and row["id"] != batch[-1]["id"]:
                 output.write(batch)
-                watcher.update(pager)
+                watcher.update(pager, output.written)
                 batch = []
             batch.append(row)
         if batch:
             output.write(batch)
-        watcher.update(pager)
+        watcher.update(pager, output.written)
         output.commit()
     except BaseException:
         output.abort()
@@ -71,4 +76,5 @@ def run_pull(
         seconds=time.monotonic() - started,
         destination=output.description,
         high_water=window.high_water if window else None,
+        written=output.written,
     )

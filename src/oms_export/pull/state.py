@@ -12,7 +12,6 @@ any moment leaves the previous state, and running it again delivers the same row
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
+from filelock import FileLock, Timeout
 
 from oms_export.client.query import Row, row_key
 from oms_export.pull.outputs import write_atomically
@@ -167,13 +167,18 @@ def _shift(moment: str, delta: timedelta) -> str:
 
 @contextmanager
 def hold_lock(path: Path) -> Iterator[None]:
-    """One pull per state file at a time: an overlapping scheduled run fails instead of racing."""
-    lock_path = path.with_name(f".{path.name}.lock")
-    with open(lock_path, "a+b") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StateError(
-                f"another pull is using {path}; try again when it has finished"
-            ) from None
+    """One pull per state file at a time: an overlapping scheduled run fails instead of racing.
+
+    ``filelock`` rather than ``fcntl``, so the package imports and locks on Windows too; on
+    POSIX it is the same ``flock`` on ``.FILE.lock``, released by the OS if the pull dies.
+    ``timeout=0``: a second run is refused at once rather than queued behind the first.
+    """
+    lock = FileLock(path.with_name(f".{path.name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StateError(f"another pull is using {path}; try again when it has finished") from None
+    try:
         yield
+    finally:
+        lock.release()

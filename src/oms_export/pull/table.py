@@ -104,6 +104,7 @@ class TableOutput:
                 "not starting with a digit, at most 63 characters"
             )
         self.description = f"table {table} in {public_url(url)}"
+        self.written: int | None = None  # rows, not bytes, are what a table takes
         self._table = table
         try:
             self._db = connect(url)

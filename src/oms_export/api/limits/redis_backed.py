@@ -22,7 +22,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from oms_export.api.limits import LEASE_SECONDS, Lease
+from oms_export.api.limits.contracts import LEASE_SECONDS, Lease
 from oms_export.errors import TemporarilyUnavailable
 
 log = logging.getLogger("oms_export.limits")
