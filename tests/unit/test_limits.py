@@ -28,6 +28,24 @@ MakeLimiter = Callable[[int, float], Limiter]
 MakeSlots = Callable[[int, float], ExportSlots]
 
 
+class Clock:
+    """Time as a flavour sees it: moved by hand for the in-process one, which takes a clock;
+    the real one for Redis, which reads its own (``TIME``), so only waiting moves it."""
+
+    def __init__(self, *, injected: bool) -> None:
+        self.injected = injected
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        if self.injected:
+            self.now += seconds
+        else:
+            time.sleep(seconds)
+
+
 @pytest.fixture
 def client(redis_space: RedisSpace) -> Iterator[redis.Redis]:
     client = redis_client(redis_space.url)
@@ -36,18 +54,28 @@ def client(redis_space: RedisSpace) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(params=["local", "redis"])
-def make_limiter(request: pytest.FixtureRequest) -> MakeLimiter:
-    if request.param == "local":
-        return lambda limit, window: RateLimiter(limit, window)
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def clock(flavour: str) -> Clock:
+    return Clock(injected=flavour == "local")
+
+
+@pytest.fixture
+def make_limiter(request: pytest.FixtureRequest, flavour: str, clock: Clock) -> MakeLimiter:
+    if flavour == "local":
+        return lambda limit, window: RateLimiter(limit, window, clock=clock)
     space: RedisSpace = request.getfixturevalue("redis_space")
     client: redis.Redis = request.getfixturevalue("client")
     return lambda limit, window: RedisLimiter(client, space.prefix + "rate:", limit, window)
 
 
-@pytest.fixture(params=["local", "redis"])
-def make_slots(request: pytest.FixtureRequest) -> MakeSlots:
-    if request.param == "local":
-        return lambda limit, ttl: LocalExportSlots(limit, ttl)
+@pytest.fixture
+def make_slots(request: pytest.FixtureRequest, flavour: str, clock: Clock) -> MakeSlots:
+    if flavour == "local":
+        return lambda limit, ttl: LocalExportSlots(limit, ttl, clock=clock)
     space: RedisSpace = request.getfixturevalue("redis_space")
     client: redis.Redis = request.getfixturevalue("client")
     return lambda limit, ttl: RedisExportSlots(client, space.prefix + "slots:", limit, ttl)
@@ -72,12 +100,12 @@ def test_retry_after_does_not_count_an_event(make_limiter: MakeLimiter) -> None:
 
 
 def test_a_window_slides_so_hits_count_again_once_old_ones_leave_it(
-    make_limiter: MakeLimiter,
+    make_limiter: MakeLimiter, clock: Clock
 ) -> None:
     limiter = make_limiter(1, 0.3)
     assert limiter.hit("a") == 0
     assert limiter.hit("a") == 1  # under a second: rounded up, never 0
-    time.sleep(0.35)
+    clock.advance(0.35)
     assert limiter.hit("a") == 0
 
 
@@ -101,21 +129,21 @@ def test_export_slots_cap_running_exports_per_key_and_release_frees_one(
 
 
 def test_an_unrenewed_lease_expires_so_a_lost_release_frees_its_slot(
-    make_slots: MakeSlots,
+    make_slots: MakeSlots, clock: Clock
 ) -> None:
     slots = make_slots(1, 0.3)
     assert slots.acquire("a") is not None
     assert slots.acquire("a") is None
-    time.sleep(0.35)
+    clock.advance(0.35)
     assert slots.acquire("a") is not None
 
 
-def test_a_renewed_lease_outlives_its_ttl(make_slots: MakeSlots) -> None:
+def test_a_renewed_lease_outlives_its_ttl(make_slots: MakeSlots, clock: Clock) -> None:
     slots = make_slots(1, 0.4)
     lease = slots.acquire("a")
     assert lease is not None
     for _ in range(3):
-        time.sleep(0.2)
+        clock.advance(0.2)
         slots.renew(lease)
     assert slots.acquire("a") is None, "still held 0.6 s later thanks to renewals"
 
