@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from oms_export.auth.scopes import EXPORT_SCOPE
 from oms_export.bounds import MAX_PAGE_SIZE
 from oms_export.export.formats import FORMATS
 from oms_export.fields import OPTIONS, filterable
+
+EXPORT_PATH = "/export-api/order-item-details"
 
 
 def test_the_served_document_is_valid_openapi(http: httpx.Client) -> None:
@@ -94,3 +98,71 @@ def test_the_filters_patterns_take_what_the_parser_takes(http: httpx.Client) -> 
     for name, values in refused.items():
         for value in values:
             assert not re.fullmatch(parameters[name]["pattern"].strip("^$"), value), (name, value)
+
+
+def test_a_generator_gets_one_class_per_body_plain_flags_and_short_names(
+    http: httpx.Client,
+) -> None:
+    """What openapi-python-client and datamodel-code-generator build from: bodies named in
+    ``components/schemas`` (inline, they made one error class per status, and
+    datamodel-code-generator found no models at all); options as booleans (a string enum
+    of 1/0/true/false became ``VALUE_0 = "1"``); ids without FastAPI's path suffix."""
+    document = http.get("/openapi.json").json()
+    assert {"Error", "OrderItemRow", "Order", "OrderItem"} <= set(document["components"]["schemas"])
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert not operation["operationId"].endswith(f"_{method}"), (path, method)
+            for status, answer in operation["responses"].items():
+                if status.startswith(("4", "5")) and "content" in answer:
+                    assert answer["content"]["application/json"]["schema"] == error, (path, status)
+    export = document["paths"][EXPORT_PATH]["get"]
+    assert export["operationId"] == "order_item_details"
+    assert document["paths"]["/token"]["post"]["operationId"] == "issue_token"
+    parameters = {p["name"]: p for p in export["parameters"]}
+    for option in OPTIONS:
+        assert parameters[f"options[{option}]"]["schema"] == {"type": "boolean"}
+    body = export["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body == {
+        "anyOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/OrderItemRow"}},
+            {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+        ]
+    }
+
+
+def test_the_rows_and_orders_sent_fit_their_schemas_and_only_their_own(
+    http: httpx.Client, reporting_client: dict[str, Any]
+) -> None:
+    """A generated client picks ``OrderItemRow`` or ``Order`` by which one fits; each body
+    must fit its own schema and not the other's, with every option turned on."""
+    document = http.get("/openapi.json").json()
+    token = http.post(
+        "/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": reporting_client["client_id"],
+            "client_secret": reporting_client["client_secret"],
+        },
+    ).json()["access_token"]
+    options = {f"options[{option}]": "true" for option in OPTIONS}
+    schemas = document["components"]["schemas"]
+
+    def validator(name: str) -> OAS31Validator:
+        ref = {"$ref": f"#/components/schemas/{name}"}
+        return OAS31Validator({"type": "array", "items": ref, "components": {"schemas": schemas}})
+
+    for shape, fits, other in (
+        ("rows", "OrderItemRow", "Order"),
+        ("orders", "Order", "OrderItemRow"),
+    ):
+        response = http.get(
+            EXPORT_PATH,
+            params={**options, "shape": shape},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body, shape
+        validator(fits).validate(body)
+        assert not validator(other).is_valid(body), shape

@@ -5,10 +5,16 @@ for its values, every format from the formats registry, the bounds from ``oms_ex
 the security scheme is OAuth 2.0 client credentials with ``/token`` as its token URL, so
 Swagger UI's Authorize button and generated clients work; every error status is listed with
 its body and headers (``Retry-After``, ``WWW-Authenticate``).
+
+Read by client generators as well as validators (openapi-python-client,
+datamodel-code-generator): the bodies are named schemas under ``components/schemas`` (``Error``,
+``OrderItemRow``, ``Order``), so a generator makes one class each rather than one per status,
+or none; an option is a boolean; an operation's id is its route's function name.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from fastapi import FastAPI
@@ -21,9 +27,14 @@ from oms_export.datetimes import PATTERN as DATETIME_PATTERN
 from oms_export.datetimes import RANGE as DATETIME_RANGE
 from oms_export.export.formats import DEFAULT_FORMAT, FORMATS
 from oms_export.export.params import SHAPES
-from oms_export.fields import BY_NAME, FIELDS, JSON_TYPES, OPTIONS, Field, filterable
+from oms_export.fields import ALWAYS, BY_NAME, FIELDS, JSON_TYPES, OPTIONS, Field, filterable
 
 SECURITY_SCHEME: Final = "oauth2"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
 
 ERROR_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -62,7 +73,7 @@ def error(
     """A documented error answer: its JSON body and the headers it carries."""
     answer: dict[str, Any] = {
         "description": description,
-        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+        "content": {"application/json": {"schema": _ref("Error")}},
     }
     documented: dict[str, Any] = {
         name: {"description": text, "schema": {"type": "string"}}
@@ -118,8 +129,8 @@ def export_parameters() -> list[dict[str, Any]]:
             "name": f"options[{option}]",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": ["1", "0", "true", "false"]},
-            "description": f"1 or true turns it on. {text}",
+            "schema": {"type": "boolean"},
+            "description": f"true (or 1) turns it on. {text}",
         }
         for option, text in OPTIONS.items()
     ]
@@ -180,8 +191,51 @@ ROW_SCHEMA: Final[dict[str, Any]] = {
     "description": "One order item's row; the keys of every option turned on, then "
     "`attributes__NAME` and `items__attributes__NAME` with includeAttributes.",
     "properties": {field.name: _value_schema(field) for field in FIELDS},
+    "required": [field.name for field in FIELDS if field.option == ALWAYS],
     "patternProperties": {"^(items__)?attributes__": {"type": ["string", "null"]}},
 }
+
+_ATTRIBUTES: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "With includeAttributes: the attributes it has, by name.",
+}
+
+
+def _nested_schema(fields: list[tuple[str, Field]], description: str) -> dict[str, Any]:
+    """The nested object ``export/shapes.py`` makes of these keys: ``head__rest`` and a bare
+    relation key go into ``head`` (null when it has no record)."""
+    properties: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, field in fields:
+        head, sep, rest = key.partition("__")
+        if sep or field.type == "relation":
+            groups.setdefault(head, {})[rest if sep else "id"] = _value_schema(field)
+        else:
+            properties[key] = _value_schema(field)
+    for head, members in groups.items():
+        properties[head] = {"type": ["object", "null"], "properties": members}
+    properties["attributes"] = _ATTRIBUTES
+    return {"type": "object", "description": description, "properties": properties}
+
+
+ORDER_ITEM_SCHEMA: Final[dict[str, Any]] = _nested_schema(
+    [(f.name.removeprefix("items__"), f) for f in FIELDS if f.name.startswith("items__")],
+    "One item of a nested order; keys as in a row, without `items__`.",
+)
+ORDER_SCHEMA: Final[dict[str, Any]] = _nested_schema(
+    [(f.name, f) for f in FIELDS if not f.name.startswith("items__")],
+    "One order with its items (`shape=orders`).",
+) | {"required": ["id", "items"]}
+ORDER_SCHEMA["properties"]["items"] = {"type": "array", "items": _ref("OrderItem")}
+
+SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    "Error": ERROR_SCHEMA,
+    "OrderItemRow": ROW_SCHEMA,
+    "Order": ORDER_SCHEMA,
+    "OrderItem": ORDER_ITEM_SCHEMA,
+}
+"""The named bodies, in ``components/schemas``."""
 
 
 def export_responses() -> dict[int | str, dict[str, Any]]:
@@ -189,7 +243,9 @@ def export_responses() -> dict[int | str, dict[str, Any]]:
     content: dict[str, Any] = {}
     for fmt in FORMATS.values():
         if fmt.name == "json":
-            content[fmt.media_type] = {"schema": {"type": "array", "items": ROW_SCHEMA}}
+            rows = {"type": "array", "items": _ref("OrderItemRow")}
+            orders = {"type": "array", "items": _ref("Order")}
+            content[fmt.media_type] = {"schema": {"anyOf": [rows, orders]}}
         else:
             content[fmt.media_type] = {"schema": {"type": "string"}}
     return {
@@ -222,8 +278,24 @@ def export_responses() -> dict[int | str, dict[str, Any]]:
     }  # fmt: skip
 
 
+def _name_operations(schema: dict[str, Any]) -> None:
+    """FastAPI's default id is the function's name, the path and the method
+    (``health_health_get``); a generator names its functions and modules by it, so keep the
+    function's name (``health``). An id a route sets itself (``issue_token``) stays."""
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue  # a path's own `parameters` or `summary`
+            suffix = re.sub(r"\W", "_", path) + f"_{method}"
+            name = operation.get("operationId", "")
+            if name.endswith(suffix) and len(name) > len(suffix):
+                operation["operationId"] = name.removesuffix(suffix)
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Add the security scheme to ``app``'s document; built once, on first request."""
+    """Add the security scheme and the named schemas to ``app``'s document, each operation
+    named by its function (``order_item_details``, not FastAPI's path-derived id); built once,
+    on first request."""
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -233,7 +305,10 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            schema.setdefault("components", {})["securitySchemes"] = {
+            _name_operations(schema)
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(SCHEMAS)
+            components["securitySchemes"] = {
                 SECURITY_SCHEME: {
                     "type": "oauth2",
                     "description": "OAuth 2.0 client credentials (RFC 6749 §4.4).",
