@@ -90,3 +90,22 @@ class ImportRejected(OmsExportError):
     """One import record cannot be stored; the import goes on with the next."""
 
     error = "rejected"
+
+
+class InvalidTransition(OmsExportError):
+    """The order's status forbids the change asked for (a move back, leaving a final status,
+    cancelling once dispatched). A 409, not a 400: the same request may have been right a moment
+    earlier, so the answer names the order's status as it is now and the one asked for."""
+
+    error = "invalid_transition"
+
+
+class InvalidItem(InvalidRequest):
+    """One line of a shipment or cancellation cannot apply to its item: the item is not the
+    order's, is named twice, or the quantity would take shipped plus cancelled past the item's
+    quantity. A 400 like any bad parameter, and it names the item (``item_id``) so the caller can
+    point at the JSON path as well."""
+
+    def __init__(self, description: str, *, item_id: int, parameter: str | None = None) -> None:
+        super().__init__(description, parameter=parameter)
+        self.item_id = item_id

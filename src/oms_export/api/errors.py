@@ -37,6 +37,7 @@ STATUS: dict[type[errors.OmsExportError], int] = {
     errors.InsufficientScope: 403,
     errors.SubscriptionRequired: 403,
     errors.CompanyNotAllowed: 403,
+    errors.InvalidTransition: 409,
     errors.NotAcceptable: 406,
     errors.RateLimited: 429,
     errors.TemporarilyUnavailable: 503,
@@ -71,7 +72,8 @@ def _is_never_stored(request: Request) -> bool:
 
 
 def error_response(exc: errors.OmsExportError) -> Response:
-    status = STATUS.get(type(exc), 500)
+    # The nearest mapped class: a refinement (InvalidItem is an InvalidRequest) keeps its status.
+    status = next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 500)
     body: dict[str, object] = {"error": exc.error, "error_description": exc.description}
     if exc.parameter is not None:
         body["parameter"] = exc.parameter
