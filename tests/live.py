@@ -6,7 +6,10 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
+import httpx
 import uvicorn
 from sqlalchemy import Engine
 
@@ -55,3 +58,19 @@ class LiveServer:
         self._thread.join(timeout=10)
         self._sock.close()
         self.app.state.service.close()
+
+
+def bearer(http: httpx.Client, credentials: Mapping[str, Any]) -> str:
+    """A token for ``credentials`` (``client_id``, ``client_secret``), asked of the service
+    ``http`` talks to, exactly as a client does."""
+    response = http.post(
+        "/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials["client_id"],
+            "client_secret": credentials["client_secret"],
+        },
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token

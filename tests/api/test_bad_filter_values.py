@@ -24,6 +24,7 @@ from oms_export.export.params import FILTER_OPS
 from oms_export.settings import Settings
 from tests import factories as f
 from tests.conftest import TEST_SECRET_KEY
+from tests.live import bearer
 
 PATH = "/export-api/order-item-details"
 SCOPE = "export-api.order-item-details"
@@ -50,19 +51,7 @@ def token(engine: Engine, settings: Settings, http: httpx.Client) -> str:
         sale_datetime=f.utc("2020-03-01 10:00:00"),
         items=[{"sku": "TS", "quantity": 2}],
     )
-    client = create_client(engine, settings, name="reporting", company_ref_ids=[1001])
-    response = http.post(
-        "/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-            "scope": SCOPE,
-        },
-    )
-    assert response.status_code == 200, response.text
-    access_token: str = response.json()["access_token"]
-    return access_token
+    return bearer(http, create_client(engine, settings, name="reporting", company_ref_ids=[1001]))
 
 
 def export(http: httpx.Client, token: str, query: str) -> httpx.Response:

@@ -13,6 +13,7 @@ from oms_export.auth.scopes import EXPORT_SCOPE
 from oms_export.bounds import MAX_PAGE_SIZE
 from oms_export.export.formats import FORMATS
 from oms_export.fields import OPTIONS, filterable
+from tests.live import bearer
 
 EXPORT_PATH = "/export-api/order-item-details"
 
@@ -137,14 +138,7 @@ def test_the_rows_and_orders_sent_fit_their_schemas_and_only_their_own(
     """A generated client picks ``OrderItemRow`` or ``Order`` by which one fits; each body
     must fit its own schema and not the other's, with every option turned on."""
     document = http.get("/openapi.json").json()
-    token = http.post(
-        "/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": reporting_client["client_id"],
-            "client_secret": reporting_client["client_secret"],
-        },
-    ).json()["access_token"]
+    token = bearer(http, reporting_client)
     options = {f"options[{option}]": "true" for option in OPTIONS}
     schemas = document["components"]["schemas"]
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, QueuePool
 from oms_export.admin.demo import DEMO_CLIENT_COMPANIES, load_demo
 from oms_export.auth.clients import create_client
 from oms_export.settings import Settings
-from tests.live import LiveServer
+from tests.live import LiveServer, bearer
 
 PATH = "/export-api/order-item-details"
 EVERY_OPTION = (
@@ -52,17 +52,8 @@ def serve(settings: Settings, engine: Engine) -> Iterator[Callable[..., LiveServ
 
 
 def token_for(url: str, client: dict[str, Any]) -> str:
-    response = httpx.post(
-        url + "/token",
-        data={
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-            "grant_type": "client_credentials",
-        },
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
+    with httpx.Client(base_url=url) as http:
+        return bearer(http, client)
 
 
 def open_export(
