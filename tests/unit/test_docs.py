@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from oms_export.fields import fields_markdown, with_field_table
@@ -31,3 +32,13 @@ def test_the_api_docs_field_table_is_generated_from_the_registry() -> None:
     page = (ROOT / "docs" / "api.md").read_text()
     assert fields_markdown() in page
     assert page == with_field_table(page), "run: python -m oms_export.fields docs/api.md"
+
+
+def test_every_test_the_reliability_page_cites_exists() -> None:
+    """docs/reliability.md holds each promise to a test by name: the names must stay true."""
+    page = (ROOT / "docs" / "reliability.md").read_text()
+    sources = {path.stem: path.read_text() for path in (ROOT / "tests").rglob("*.py")}
+    defined = {name for text in sources.values() for name in re.findall(r"def (test_\w+)", text)}
+    cited = set(re.findall(r"\btest_\w+", page))
+    assert cited, "the page names its tests"
+    assert sorted(cited - defined - set(sources)) == []
