@@ -44,6 +44,7 @@ def order(
         "creation_datetime": datetime(2024, 5, 1, 8, 0, 0),
         **values,
     }
+    row.setdefault("updated_datetime", row["creation_datetime"] or datetime(2024, 5, 1, 8, 0, 0))
     with engine.begin() as conn:
         order_id = int(conn.execute(insert(schema.orders).values(row)).inserted_primary_key[0])  # type: ignore[index]
         conn.execute(

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from oms_export.admin import imports
 from oms_export.admin.companies import add_company
@@ -37,6 +37,8 @@ from oms_export.db.schema import (
     product_ecommerce,
     product_prices,
     products,
+    shipment_items,
+    shipments,
 )
 from oms_export.errors import ImportRejected
 from oms_export.settings import Settings
@@ -240,6 +242,82 @@ def test_a_new_record_that_fails_midway_leaves_no_row(
                    items=[{"sku": "OK", "quantity": 1}, {"sku": "X", "quantity": 1, "product_id": 999}])  # fmt: skip
     assert run_orders(store, broken)["rejected"] == 1
     assert [rows(store, t) for t in (orders, order_items, order_attributes, item_attributes)] == [[], [], [], []]  # fmt: skip
+
+
+def _updated(engine: Engine, ref: str) -> datetime:
+    with engine.connect() as conn:
+        value: datetime = conn.execute(
+            select(orders.c.updated_datetime).where(orders.c.external_ref == ref)
+        ).scalar_one()
+        return value
+
+
+def test_updated_datetime_is_the_write_time_of_a_create_or_real_update_only(store: Engine) -> None:
+    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    run_orders(store, ORDER_1, ORDER_2)
+    after = datetime.now(UTC).replace(tzinfo=None)
+    created = _updated(store, "WEB-1")
+    assert before <= created <= after
+    assert created.microsecond == 0
+    with store.begin() as conn:  # set back, so that a rewrite in the same second still shows
+        conn.execute(update(orders).values(updated_datetime=datetime(2020, 1, 1)))
+    assert run_orders(store, ORDER_1, ORDER_2) == summary(unchanged=2)
+    assert _updated(store, "WEB-1") == _updated(store, "WEB-2") == datetime(2020, 1, 1)
+    assert run_orders(store, {**ORDER_2, "customer_name": "Ada"}) == summary(updated=1)
+    assert before <= _updated(store, "WEB-2") <= datetime.now(UTC).replace(tzinfo=None)
+    assert _updated(store, "WEB-1") == datetime(2020, 1, 1)
+
+
+def test_a_rejected_update_leaves_updated_datetime_alone(store: Engine) -> None:
+    run_orders(store, ORDER_1)
+    with store.begin() as conn:
+        conn.execute(update(orders).values(updated_datetime=datetime(2020, 1, 1)))
+        conn.execute(update(order_items).where(order_items.c.id == 1).values(shipped_quantity=2))
+    shrunk = {**ORDER_1, "items": [{**ORDER_1["items"][0], "quantity": 1}, ORDER_1["items"][1]]}
+    result = run_orders(store, shrunk)
+    assert result["rejected"] == 1
+    assert result["errors"][0]["reason"].startswith("the database refused the record: ")
+    assert _updated(store, "WEB-1") == datetime(2020, 1, 1)
+
+
+@pytest.mark.parametrize("fulfilled", ["shipped_quantity", "cancelled_quantity"])
+def test_an_update_that_drops_a_shipped_or_cancelled_item_is_rejected_whole(
+    store: Engine, fulfilled: str
+) -> None:
+    run_orders(store, ORDER_1)
+    with store.begin() as conn:
+        conn.execute(update(order_items).where(order_items.c.id == 1).values({fulfilled: 1}))
+    before = snapshot(store)
+    without_first = {**ORDER_1, "customer_name": "Changed", "items": [ORDER_1["items"][1]]}
+    shipped, cancelled = (1, 0) if fulfilled == "shipped_quantity" else (0, 1)
+    assert run_orders(store, without_first) == summary(
+        errors=[
+            {"line": 1, "company_ref_id": 1001, "external_ref": "WEB-1",
+             "reason": f"items: item I1 (external_ref 'WEB-1-1') is missing from the record, but "
+                       f"{shipped} of it shipped and {cancelled} were cancelled; an import cannot "
+                       "remove an item with shipments or cancellations"},
+        ]
+    )  # fmt: skip
+    assert snapshot(store) == before
+    # An item without any goes as before, and so does one keyed by position.
+    without_second = {**ORDER_1, "items": [ORDER_1["items"][0]]}
+    assert run_orders(store, without_second) == summary(updated=1)
+    assert [r[0] for r in rows(store, order_items)] == [1]
+
+
+def test_an_item_recorded_in_a_shipment_is_never_deleted_by_an_import(store: Engine) -> None:
+    run_orders(store, ORDER_1)
+    with store.begin() as conn:
+        conn.execute(update(order_items).where(order_items.c.id == 2).values(shipped_quantity=1))
+        shipment = conn.execute(
+            insert(shipments).values(order_id=1, dispatch_datetime=datetime(2024, 5, 2))
+        ).inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(insert(shipment_items).values(shipment_id=shipment, item_id=2, quantity=1))
+    result = run_orders(store, {**ORDER_1, "items": [ORDER_1["items"][0]]})
+    assert result["rejected"] == 1
+    assert "item I2 (position 1)" in result["errors"][0]["reason"]
+    assert [r[0] for r in rows(store, order_items)] == [1, 2]
+    assert rows(store, shipment_items) == [(shipment, 2, 1)]
 
 
 # --- rejections ----------------------------------------------------------------------------
@@ -511,7 +589,14 @@ def test_a_value_past_a_postgresql_limit_rejects_its_record_not_the_import(store
     huge_ref = "".join(random.Random(7).choices(string.ascii_letters, k=6000))
 
     def write(conn: Connection) -> imports.Outcome:
-        conn.execute(insert(orders).values(external_ref=huge_ref, company_id=1, status=0))
+        conn.execute(
+            insert(orders).values(
+                external_ref=huge_ref,
+                company_id=1,
+                status=0,
+                updated_datetime=datetime(2024, 1, 1),
+            )
+        )
         return "created"
 
     with pytest.raises(ImportRejected, match=r"^the database refused the record: index row size"):
@@ -614,7 +699,11 @@ def test_an_insert_that_loses_the_race_is_retried_as_an_update(
     with store.connect() as rival:
         rival.execute(
             insert(orders).values(
-                external_ref="WEB-2", company_id=1, status=0, is_free_of_charge=False
+                external_ref="WEB-2",
+                company_id=1,
+                status=0,
+                is_free_of_charge=False,
+                updated_datetime=datetime(2024, 1, 1),
             )
         )  # uncommitted: the import's insert of the same key waits on it
         thread = threading.Thread(target=lambda: results.append(run_orders(store, ORDER_2)))

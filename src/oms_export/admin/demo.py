@@ -178,7 +178,7 @@ def _order(rng: random.Random, n: int, order_id: int) -> dict[str, Any]:
     completed = status in _COMPLETED and rng.random() < 0.9
     payment = rng.choice(("card", "paypal", "invoice"))
     street = f"{rng.randrange(1, 200)} {rng.choice(_STREETS)}"
-    return {
+    row: dict[str, Any] = {
         "id": order_id,
         "ref": order_ref(order_id),
         "external_ref": f"WEB-{merchant}-{order_id}",
@@ -217,6 +217,10 @@ def _order(rng: random.Random, n: int, order_id: int) -> dict[str, Any]:
         "coupon_code": "SPRING10" if rng.random() < 0.1 else None,
         "source_hash": None,
     }
+    # The order's latest known time; derived after the draws, so the random stream (and with it
+    # every other value of a seed) stays as it was.
+    row["updated_datetime"] = max(row["creation_datetime"], row["completion_datetime"] or sale)
+    return row
 
 
 def _item(

@@ -14,7 +14,11 @@ Identity:
   ``O`` or ``I`` followed by the id in upper-case base 36 (order 1000 is ``ORS``).
 - On update the order keeps its id and ref; its items are matched by ``external_ref``, or by
   position when an item has none, and matched items keep theirs. Items that vanished are deleted
-  with their attributes; attributes are replaced whole.
+  with their attributes; attributes are replaced whole. An item with units already shipped or
+  cancelled (API.md §6) is never deleted: an update that drops one is rejected whole, with a
+  reason naming the item, since its shipments and cancellations are facts the file cannot undo.
+- ``updated_datetime`` is the time of the record's write (UTC, whole seconds), set on create and
+  on a real update in the same transaction, and left alone when the record is ``unchanged``.
 
 Two processes importing the same file at once do not duplicate: the ``orders`` unique
 constraint refuses the second insert and that record is retried once as an update.
@@ -307,6 +311,7 @@ def _write_order(
         return "unchanged"
     values = {**record.columns, "secondary_company_id": secondary_id}
     values["source_hash"] = record.source_hash
+    values["updated_datetime"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     if record.creation_datetime is not None:
         values["creation_datetime"] = record.creation_datetime
     if found is None:
@@ -321,9 +326,14 @@ def _write_order(
         conn.execute(delete(order_attributes).where(order_attributes.c.order_id == order_id))
         existing = list(
             conn.execute(
-                select(order_items.c.id, order_items.c.external_ref, order_items.c.position).where(
-                    order_items.c.order_id == order_id
-                )
+                select(
+                    order_items.c.id,
+                    order_items.c.ref,
+                    order_items.c.external_ref,
+                    order_items.c.position,
+                    order_items.c.shipped_quantity,
+                    order_items.c.cancelled_quantity,
+                ).where(order_items.c.order_id == order_id)
             )
         )
     if record.attributes:
@@ -347,6 +357,7 @@ def _write_items(
             by_ref.pop(ref, None) if ref is not None else by_position.pop(position, None)
         )
     vanished = [*by_ref.values(), *by_position.values()]
+    _refuse_to_delete_fulfilled(row for row in existing if row.id in vanished)
     rewritten = [item_id for item_id in matched if item_id is not None]
     if rewritten or vanished:
         conn.execute(
@@ -377,6 +388,21 @@ def _write_items(
         # Last, so new items are numbered after the vanished ones: SQLite would otherwise hand
         # a just-deleted largest id to the next insert.
         conn.execute(delete(order_items).where(order_items.c.id.in_(vanished)))
+
+
+def _refuse_to_delete_fulfilled(vanished: Iterable[Any]) -> None:
+    for row in sorted(vanished, key=lambda r: r.position):
+        if row.shipped_quantity or row.cancelled_quantity:
+            named = (
+                f"external_ref {row.external_ref!r}"
+                if row.external_ref is not None
+                else f"position {row.position}"
+            )
+            raise ImportRejected(
+                f"items: item {row.ref} ({named}) is missing from the record, but "
+                f"{row.shipped_quantity} of it shipped and {row.cancelled_quantity} were "
+                "cancelled; an import cannot remove an item with shipments or cancellations"
+            )
 
 
 # --- products -----------------------------------------------------------------------------

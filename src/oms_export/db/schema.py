@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from oms_export.order_text import ORDER_TEXT_FIELDS
@@ -153,6 +155,10 @@ orders = Table(
     Column("status", Integer, nullable=False),
     Column("is_free_of_charge", Boolean, nullable=False, default=False),
     Column("source_hash", String(64)),
+    # Set by every writer, in the transaction of the change (API.md §6.3); no default on purpose.
+    Column("updated_datetime", DateTime, nullable=False),
+    Column("held_from", Integer),  # the status a hold (256, 32) was entered from
+    Column("status_callback_url", Text),
     UniqueConstraint("company_id", "external_ref"),
     Index("ix_orders_company_id_id", "company_id", "id"),
     Index("ix_orders_secondary_company_id_id", "secondary_company_id", "id"),
@@ -161,6 +167,7 @@ orders = Table(
     Index("ix_orders_creation_datetime", "creation_datetime"),
     Index("ix_orders_sale_datetime", "sale_datetime"),
     Index("ix_orders_external_ref", "external_ref"),
+    Index("ix_orders_updated_datetime_id", "updated_datetime", "id"),  # changes-since export
     sqlite_autoincrement=True,  # ids are never reused, even after a delete
 )
 
@@ -187,6 +194,13 @@ order_items = Table(
     Column("textual_product_id", Text),
     Column("sale_vat_rate", Rate()),
     Column("product_id", Integer, ForeignKey("products.id")),
+    Column("shipped_quantity", Integer, nullable=False, server_default=text("0")),
+    Column("cancelled_quantity", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(
+        "shipped_quantity >= 0 AND cancelled_quantity >= 0 "
+        "AND shipped_quantity + cancelled_quantity <= quantity",
+        name="ck_order_items_quantities",
+    ),
     Index("ix_order_items_order_id_id", "order_id", "id"),
     sqlite_autoincrement=True,  # ids are never reused, even after a delete
 )
@@ -207,4 +221,45 @@ item_attributes = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text),
     Index("ix_item_attributes_name_item_id", "name", "item_id"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("dispatch_datetime", DateTime, nullable=False),
+    Column("carrier", Text),
+    Column("tracking", Text),
+    Column("tracking_url", Text),
+    sqlite_autoincrement=True,  # ids are never reused, even after a delete
+)
+
+shipment_items = Table(
+    "shipment_items",
+    metadata,
+    Column("shipment_id", Integer, ForeignKey("shipments.id"), primary_key=True),
+    Column("item_id", Integer, ForeignKey("order_items.id"), primary_key=True, index=True),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="ck_shipment_items_quantity"),
+)
+
+cancellations = Table(
+    "cancellations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("reason", Text),
+    Column("cancelled_datetime", DateTime, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused, even after a delete
+)
+
+cancellation_items = Table(
+    "cancellation_items",
+    metadata,
+    Column("cancellation_id", Integer, ForeignKey("cancellations.id"), primary_key=True),
+    # Indexed so that deleting an item (a re-import) need not scan every cancellation line.
+    Column("item_id", Integer, ForeignKey("order_items.id"), primary_key=True, index=True),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="ck_cancellation_items_quantity"),
 )
