@@ -20,7 +20,7 @@ from oms_export.api.errors import install_error_handlers
 from oms_export.api.limits.local import RateLimiter
 from oms_export.api.state import ServiceState
 from oms_export.auth.clients import create_client, revoke_client
-from oms_export.auth.scopes import EXPORT_SCOPE
+from oms_export.auth.scopes import EXPORT_SCOPE, ORDERS_FULFIL_SCOPE, ORDERS_WRITE_SCOPE
 from oms_export.auth.tokens import resolve_token
 from oms_export.db.engine import make_engine
 from oms_export.db.schema import companies, oauth_clients
@@ -230,6 +230,75 @@ def test_a_scope_the_client_does_not_hold_is_invalid_scope(
     response = api.post("/token", content=body_for(client), headers=FORM)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
+
+
+@pytest.fixture
+def shop(engine: Engine, settings: Settings, client: dict[str, Any]) -> dict[str, Any]:
+    """A client of company 1001 holding the export scope and ``orders.write``, not ``fulfil``."""
+    return create_client(
+        engine,
+        settings,
+        name="shop",
+        company_ref_ids=[1001],
+        scopes=[EXPORT_SCOPE, ORDERS_WRITE_SCOPE],
+    )
+
+
+def ask(api: TestClient, client: dict[str, Any], scope: str | None) -> httpx.Response:
+    form = {
+        "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+        "grant_type": "client_credentials",
+    }
+    if scope is not None:
+        form["scope"] = scope
+    return api.post("/token", data=form)
+
+
+@pytest.mark.parametrize(
+    ("scope", "granted"),
+    [
+        pytest.param(ORDERS_WRITE_SCOPE, ORDERS_WRITE_SCOPE, id="orders-write"),
+        pytest.param(
+            f"{ORDERS_WRITE_SCOPE} {EXPORT_SCOPE}",
+            f"{EXPORT_SCOPE} {ORDERS_WRITE_SCOPE}",
+            id="space-separated",
+        ),
+        pytest.param(None, f"{EXPORT_SCOPE} {ORDERS_WRITE_SCOPE}", id="omitted-means-all-held"),
+    ],
+)
+def test_a_token_carries_the_order_scopes_the_client_holds(
+    api: TestClient, engine: Engine, shop: dict[str, Any], scope: str | None, granted: str
+) -> None:
+    response = ask(api, shop, scope)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == granted
+    principal = resolve_token(engine, response.json()["access_token"])
+    assert principal.scopes == frozenset(granted.split())
+
+
+@pytest.mark.parametrize(
+    ("holder", "scope"),
+    [
+        pytest.param("client", ORDERS_WRITE_SCOPE, id="export-only-client-asks-orders-write"),
+        pytest.param("shop", ORDERS_FULFIL_SCOPE, id="shop-asks-orders-fulfil"),
+        pytest.param("shop", f"{ORDERS_WRITE_SCOPE} {ORDERS_FULFIL_SCOPE}", id="one-not-held"),
+        pytest.param("shop", "orders.read", id="unknown"),
+    ],
+)
+def test_an_order_scope_the_client_does_not_hold_is_invalid_scope(
+    api: TestClient,
+    engine: Engine,
+    client: dict[str, Any],
+    shop: dict[str, Any],
+    holder: str,
+    scope: str,
+) -> None:
+    response = ask(api, {"client": client, "shop": shop}[holder], scope)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+    assert response.json()["error_description"]
+    assert response.headers["cache-control"] == "no-store"
 
 
 def _failures(api: TestClient, engine: Engine, client: dict[str, Any], **kw: Any) -> list[Any]:

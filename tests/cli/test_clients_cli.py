@@ -10,7 +10,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, insert
 
 from oms_export.auth.grant import TokenRequest
-from oms_export.auth.scopes import EXPORT_SCOPE
+from oms_export.auth.scopes import (
+    EXPORT_SCOPE,
+    KNOWN_SCOPES,
+    ORDERS_FULFIL_SCOPE,
+    ORDERS_WRITE_SCOPE,
+)
 from oms_export.auth.tokens import issue_token, resolve_token
 from oms_export.cli.main import cli
 from oms_export.db.schema import companies
@@ -73,13 +78,42 @@ def test_create_with_an_explicit_scope(run: Any) -> None:
     assert json.loads(result.stdout)["scopes"] == [EXPORT_SCOPE]
 
 
+def test_create_grants_every_scope_given_and_a_token_can_carry_them(
+    run: Any, engine: Engine, settings: Settings
+) -> None:
+    result = run(
+        "create", "--name", "shop", "--company", "1001",
+        "--scope", ORDERS_WRITE_SCOPE, "--scope", ORDERS_FULFIL_SCOPE,
+        "--scope", ORDERS_WRITE_SCOPE,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert created["scopes"] == [ORDERS_FULFIL_SCOPE, ORDERS_WRITE_SCOPE]
+    issued = issue_token(
+        engine, settings, TokenRequest(created["client_id"], created["client_secret"], None, False)
+    )
+    assert issued["scope"] == f"{ORDERS_FULFIL_SCOPE} {ORDERS_WRITE_SCOPE}"
+    assert resolve_token(engine, issued["access_token"]).scopes == {
+        ORDERS_FULFIL_SCOPE,
+        ORDERS_WRITE_SCOPE,
+    }
+
+
 def test_create_with_an_unknown_company_fails_cleanly(run: Any) -> None:
     assert_clean_failure(run("create", "--name", "r", "--company", "4242"), "4242")
 
 
-def test_create_with_an_unknown_scope_fails_cleanly(run: Any) -> None:
-    result = run("create", "--name", "r", "--company", "1001", "--scope", "admin")
-    assert_clean_failure(result, "Unknown scope(s): admin")
+@pytest.mark.parametrize("scope", ["admin", "Orders.Write", "orders.write orders.fulfil", ""])
+def test_create_with_an_unknown_scope_is_a_usage_error_naming_the_accepted_ones(
+    run: Any, scope: str
+) -> None:
+    result = run("create", "--name", "r", "--company", "1001", "--scope", scope)
+    assert result.exit_code == 2, result.output
+    assert "--scope" in result.stderr
+    assert all(known in result.stderr for known in KNOWN_SCOPES)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert json.loads(run("list", "--json").stdout) == []
 
 
 def test_create_requires_a_company(run: Any) -> None:
@@ -99,6 +133,28 @@ def test_list_json_shows_clients_but_never_a_secret(run: Any) -> None:
     assert len(listed[0]["created_at"]) == len("YYYY-MM-DD HH:MM:SS")
     assert created["client_secret"] not in result.output
     assert "secret" not in result.output
+
+
+def test_list_shows_each_clients_scopes_in_json_and_in_the_table(run: Any) -> None:
+    reporting = json.loads(run("create", "--name", "reporting", "--company", "1001").stdout)
+    shop = json.loads(
+        run(
+            "create", "--name", "shop", "--company", "1002",
+            "--scope", ORDERS_WRITE_SCOPE, "--scope", EXPORT_SCOPE,
+        ).stdout
+    )  # fmt: skip
+    listed = json.loads(run("list", "--json").stdout)
+    assert [(c["client_id"], c["scopes"]) for c in listed] == [
+        (reporting["client_id"], [EXPORT_SCOPE]),
+        (shop["client_id"], [EXPORT_SCOPE, ORDERS_WRITE_SCOPE]),
+    ]
+    table = run("list")
+    assert table.exit_code == 0, table.output
+    assert "scopes" in table.stdout.splitlines()[0]
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
+    assert f" {EXPORT_SCOPE} " in rows[reporting["client_id"]]
+    assert ORDERS_WRITE_SCOPE not in rows[reporting["client_id"]]
+    assert f" {EXPORT_SCOPE} {ORDERS_WRITE_SCOPE} " in rows[shop["client_id"]]
 
 
 def test_list_table_shows_the_client_id_whole(run: Any) -> None:

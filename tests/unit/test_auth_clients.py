@@ -14,7 +14,12 @@ from oms_export.auth.clients import (
     revoke_client,
     rotate_secret,
 )
-from oms_export.auth.scopes import EXPORT_SCOPE, KNOWN_SCOPES
+from oms_export.auth.scopes import (
+    EXPORT_SCOPE,
+    KNOWN_SCOPES,
+    ORDERS_FULFIL_SCOPE,
+    ORDERS_WRITE_SCOPE,
+)
 from oms_export.auth.secrets import hash_secret
 from oms_export.db.schema import client_companies, companies, oauth_clients
 from oms_export.errors import InvalidRequest
@@ -40,7 +45,7 @@ def test_create_client_returns_its_secret_once_and_stores_only_a_keyed_hash(
     created = create_client(engine, settings, name="reporting", company_ref_ids=company_refs)
     assert created["name"] == "reporting"
     assert created["companies"] == [1001, 1002]
-    assert created["scopes"] == sorted(KNOWN_SCOPES)
+    assert created["scopes"] == [EXPORT_SCOPE]
     with engine.connect() as conn:
         row = conn.execute(select(oauth_clients)).one()
         linked = conn.execute(
@@ -53,6 +58,42 @@ def test_create_client_returns_its_secret_once_and_stores_only_a_keyed_hash(
     assert row.secret_hash == hash_secret(settings.secret_key.encode(), created["client_secret"])
     assert created["client_secret"] not in tuple(str(value) for value in row)
     assert row.revoked is False
+
+
+def test_a_client_gets_the_export_scope_alone_unless_told_otherwise(
+    engine: Engine, settings: Settings, company_refs: list[int]
+) -> None:
+    """API.md §6.1: writing or fulfilling orders is granted only when asked for."""
+    plain = create_client(engine, settings, name="reporting", company_ref_ids=[1001])
+    shop = create_client(
+        engine,
+        settings,
+        name="shop",
+        company_ref_ids=[1001],
+        scopes=[ORDERS_WRITE_SCOPE, EXPORT_SCOPE, ORDERS_WRITE_SCOPE],
+    )
+    every = create_client(
+        engine, settings, name="all", company_ref_ids=[1002], scopes=list(KNOWN_SCOPES)
+    )
+    assert plain["scopes"] == [EXPORT_SCOPE]
+    assert shop["scopes"] == [EXPORT_SCOPE, ORDERS_WRITE_SCOPE]
+    assert every["scopes"] == [EXPORT_SCOPE, ORDERS_FULFIL_SCOPE, ORDERS_WRITE_SCOPE]
+    assert [c["scopes"] for c in list_clients(engine)] == [
+        plain["scopes"],
+        shop["scopes"],
+        every["scopes"],
+    ]
+
+
+def test_an_unknown_scope_is_refused_with_the_known_ones(
+    engine: Engine, settings: Settings, company_refs: list[int]
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        create_client(engine, settings, name="x", company_ref_ids=[1001], scopes=["orders.read"])
+    message = str(refused.value)
+    assert "orders.read" in message
+    assert all(scope in message for scope in KNOWN_SCOPES)
+    assert list_clients(engine) == []
 
 
 def test_create_client_with_unknown_company_names_it_and_stores_nothing(

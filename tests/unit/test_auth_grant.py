@@ -7,7 +7,12 @@ import base64
 import pytest
 
 from oms_export.auth.grant import TokenRequest, parse_token_request
-from oms_export.auth.scopes import EXPORT_SCOPE
+from oms_export.auth.scopes import (
+    EXPORT_SCOPE,
+    KNOWN_SCOPES,
+    ORDERS_FULFIL_SCOPE,
+    ORDERS_WRITE_SCOPE,
+)
 from oms_export.errors import (
     InvalidClient,
     InvalidRequest,
@@ -79,6 +84,26 @@ def test_the_articles_request_parses() -> None:
             None,
             TokenRequest("a", "b", (EXPORT_SCOPE,), used_basic=False),
             id="scope-extra-spaces-and-repeats-collapse",
+        ),
+        pytest.param(
+            FORM,
+            b"client_id=a&client_secret=b&grant_type=client_credentials&scope=orders.write",
+            None,
+            TokenRequest("a", "b", (ORDERS_WRITE_SCOPE,), used_basic=False),
+            id="scope-orders-write",
+        ),
+        pytest.param(
+            FORM,
+            b"client_id=a&client_secret=b&grant_type=client_credentials"
+            b"&scope=orders.fulfil%20orders.write+export-api.order-item-details",
+            None,
+            TokenRequest(
+                "a",
+                "b",
+                (ORDERS_FULFIL_SCOPE, ORDERS_WRITE_SCOPE, EXPORT_SCOPE),
+                used_basic=False,
+            ),
+            id="several-scopes-space-separated",
         ),
         pytest.param(
             FORM,
@@ -172,6 +197,12 @@ BAD_REQUESTS = [
     ("scope-one-unknown", FORM,
      GRANT + BODY_CREDS + b"&scope=export-api.order-item-details+admin", None,
      InvalidScope, "scope", None),
+    ("scope-unknown-beside-orders-write", FORM,
+     GRANT + BODY_CREDS + b"&scope=orders.write+orders.read", None, InvalidScope, "scope", None),
+    ("scope-wrong-case", FORM, GRANT + BODY_CREDS + b"&scope=Orders.Write", None,
+     InvalidScope, "scope", None),
+    ("scopes-comma-separated", FORM, GRANT + BODY_CREDS + b"&scope=orders.write,orders.fulfil",
+     None, InvalidScope, "scope", None),
 ]  # fmt: skip
 
 
@@ -195,6 +226,13 @@ def test_bad_requests_raise_the_rfc_error(
     if basic_flag is not None:
         assert isinstance(raised.value, InvalidClient)
         assert raised.value.basic is basic_flag
+
+
+def test_an_unknown_scope_is_named_with_every_known_one() -> None:
+    with pytest.raises(InvalidScope) as raised:
+        parse_token_request(FORM, GRANT + BODY_CREDS + b"&scope=orders.read", None)
+    assert "`orders.read`" in raised.value.description
+    assert all(scope in raised.value.description for scope in KNOWN_SCOPES)
 
 
 def test_a_repeated_parameter_is_named_in_the_description() -> None:

@@ -20,7 +20,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from oms_export.auth.scopes import EXPORT_SCOPE
+from oms_export.auth.scopes import SCOPES
 from oms_export.bounds import MAX_CURSOR_LENGTH, MAX_LIST_VALUES, MAX_PAGE_SIZE
 from oms_export.datetimes import FORMS as DATETIME_FORMS
 from oms_export.datetimes import PATTERN as DATETIME_PATTERN
@@ -315,7 +315,7 @@ def install_openapi(app: FastAPI) -> None:
                     "flows": {
                         "clientCredentials": {
                             "tokenUrl": "/token",
-                            "scopes": {EXPORT_SCOPE: "Export order item details."},
+                            "scopes": dict(SCOPES),
                         }
                     },
                 }

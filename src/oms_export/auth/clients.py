@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from oms_export.auth.scopes import KNOWN_SCOPES
+from oms_export.auth.scopes import DEFAULT_SCOPES, KNOWN_SCOPES
 from oms_export.auth.secrets import hash_secret, new_client_id, new_client_secret, server_key
 from oms_export.db.engine import writer
 from oms_export.db.schema import access_tokens, client_companies, companies, oauth_clients
@@ -39,7 +39,8 @@ def create_client(
 ) -> dict[str, Any]:
     """Create a client tied to existing companies; the only time its secret is shown.
 
-    ``scopes`` defaults to every scope the service knows.
+    ``scopes`` defaults to the export scope alone (API.md §6.1): a client may write or fulfil
+    orders only when its creator says so.
     """
     name = name.strip()
     if not name:
@@ -149,11 +150,12 @@ def rotate_secret(engine: Engine, settings: Settings, client_id: str) -> dict[st
 
 def _checked_scopes(scopes: Sequence[str] | None) -> list[str]:
     if scopes is None:
-        return sorted(KNOWN_SCOPES)
+        return sorted(DEFAULT_SCOPES)
     wanted = sorted(set(scopes))
     if not wanted:
         raise InvalidRequest(
-            "Give at least one scope, or none to grant them all.", parameter="scope"
+            "Give at least one scope, or none for the default (the export scope alone).",
+            parameter="scope",
         )
     unknown = [scope for scope in wanted if scope not in KNOWN_SCOPES]
     if unknown:

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from oms_export.auth.clients import create_client, list_clients, revoke_client, rotate_secret
+from oms_export.auth.scopes import DEFAULT_SCOPES, SCOPES
 from oms_export.cli.context import echo_json, echo_table, pass_settings, store
 from oms_export.settings import Settings
 
@@ -39,14 +40,19 @@ def command() -> None:
     multiple=True,
     required=True,
     metavar="REF_ID",
-    help="Ref id of a company the client may export; repeat for several.",
+    help="Ref id of a company the client acts for; repeat for several.",
 )
 @click.option(
     "--scope",
     "scopes",
+    # Choice: an unknown scope is a usage error (exit 2) that lists the accepted ones.
+    type=click.Choice(list(SCOPES), case_sensitive=True),
     multiple=True,
     metavar="SCOPE",
-    help="Scope to grant; repeat for several. Default: every scope.",
+    help=(
+        f"Scope to grant: {', '.join(SCOPES)}; repeat for several. "
+        f"Default: {' '.join(DEFAULT_SCOPES)} alone."
+    ),
 )
 @pass_settings
 def create_command(
@@ -54,9 +60,12 @@ def create_command(
 ) -> None:
     """Create a client and print its client_id and client_secret (shown only this once).
 
+    Its scopes cannot be changed later: to change them, create a new client and revoke the old.
+
     \b
     Example:
         oms-export clients create --name reporting --company 1001 --company 1002
+        oms-export clients create --name shop --company 1001 --scope orders.write
     """
     with store(settings) as engine:
         created = create_client(
