@@ -9,8 +9,10 @@ closed: a close waits to flush what the server still buffers for a client that r
 which would keep the socket, and that buffer, for as long as the client likes.
 
 Chunks go out in slices of ``SEND_SLICE`` bytes, so one send waits only until the client has
-taken about the server's write buffer (64 KiB): a slow but steady reader is never cut off, only
-one that reads nothing, or next to nothing, for the whole idle time.
+taken about a slice and the server's write buffer (64 KiB each): a slow but steady reader is
+never cut off, only one that takes less than that in the whole idle time (under 2 KB/s at the
+default 60 s). Smaller slices would cut off even slower readers but cost a send each: 16 KiB
+slices made a 108 MB export about 10 % slower than unsliced, 64 KiB ones a few per cent.
 
 The admission is released before the last, empty body message goes out, so a client that reads
 one export to its end and at once asks for the next never finds its own slot still taken.
@@ -33,7 +35,7 @@ from oms_export.api.state import ServiceState
 
 log = logging.getLogger("oms_export.export")
 
-SEND_SLICE = 16 * 1024
+SEND_SLICE = 64 * 1024
 ABORT_KEY = "abort_connection"
 """Key in the ASGI scope's ``state`` of a callable that drops the request's connection."""
 
