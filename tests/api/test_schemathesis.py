@@ -44,6 +44,7 @@ from oms_export.auth.clients import create_client
 from oms_export.settings import Settings
 from tests.api import schemathesis_support as support
 from tests.live import LiveServer
+from tests.live import bearer as ask_for_token
 
 SEED = 20240501
 MAX_EXAMPLES = 300
@@ -80,11 +81,7 @@ def credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
 @pytest.fixture
 def bearer(http: httpx.Client, credentials: dict[str, Any]) -> str:
     """A token for the client, asked for as the article's curl does (`http`: tests/api/conftest)."""
-    form = {k: credentials[k] for k in ("client_id", "client_secret")}
-    answer = http.post(TOKEN_PATH, data={"grant_type": "client_credentials", **form})
-    answer.raise_for_status()
-    token: str = answer.json()["access_token"]
-    return token
+    return ask_for_token(http, credentials)
 
 
 @pytest.fixture
