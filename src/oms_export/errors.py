@@ -62,6 +62,35 @@ class CompanyNotAllowed(OmsExportError):
     error = "company_not_allowed"
 
 
+class NotFound(OmsExportError):
+    """No such resource, or one the caller may not act on: the two answer alike, so an
+    attacker learns nothing of other companies' orders by probing ids (API.md §6.1)."""
+
+    error = "not_found"
+
+
+class DuplicateOrder(OmsExportError):
+    """A create names the external ref of a stored order of its company with other content."""
+
+    error = "duplicate_order"
+
+    def __init__(self, description: str, *, order_id: int) -> None:
+        super().__init__(description)
+        self.order_id = order_id
+
+
+class UnsupportedMediaType(OmsExportError):
+    """A request body that is not ``application/json``."""
+
+    error = "unsupported_media_type"
+
+
+class PayloadTooLarge(OmsExportError):
+    """A request body past the service's bound (1 MiB)."""
+
+    error = "payload_too_large"
+
+
 class NotAcceptable(OmsExportError):
     """The Accept header names no format the export can send."""
 

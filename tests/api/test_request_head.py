@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import Engine
 
 from oms_export.api.http_protocol import BoundedHttpToolsProtocol
+from oms_export.auth.clients import create_client
 from oms_export.settings import Settings
-from tests.live import LiveServer
+from tests.factories import company
+from tests.live import LiveServer, bearer
 
 
 class QuickHead(BoundedHttpToolsProtocol):
@@ -100,3 +102,27 @@ def test_a_kept_alive_connection_gets_a_new_head_time_per_request(server: LiveSe
         for _ in range(3):  # 3 requests on one connection over more than the head time
             assert client.get("/health").status_code == 200
             time.sleep(0.6)
+
+
+def test_a_small_head_sent_with_a_large_body_in_one_write_is_not_taken_for_a_large_head(
+    server: LiveServer, engine: Engine, settings: Settings
+) -> None:
+    """Head and body often arrive in one read; only the head counts against the bound, so a
+    900 KiB order body reaches the route, which reads it whole and answers for it."""
+    company(engine, 1001)
+    client = create_client(
+        engine, settings, name="w", company_ref_ids=[1001], scopes=["orders.write"]
+    )
+    with httpx.Client(base_url=server.url) as http:
+        token = bearer(http, client)
+    body = b'{"company_ref_id": 1001, "external_ref": "' + b"x" * 900_000 + b'"}'
+    head = (
+        b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + token.encode() + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
+    )
+    sock = connect(server)
+    sock.sendall(head + body)
+    answer = closed_within(sock, 5)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b'"parameter":"external_ref"' in answer

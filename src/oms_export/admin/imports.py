@@ -60,7 +60,8 @@ from oms_export.db.schema import (
     product_prices,
     products,
 )
-from oms_export.errors import ImportRejected
+from oms_export.errors import ImportRejected, InvalidTransition
+from oms_export.orders import lifecycle
 
 __all__ = [
     "ImportSummary",
@@ -239,7 +240,7 @@ def import_orders(
                     run.count("unchanged")
                     continue
                 write = partial(
-                    _write_order,
+                    write_order,
                     record=record,
                     company_id=company_id,
                     secondary_id=secondary_id,
@@ -299,17 +300,22 @@ _INSERT_ITEMS = insert(order_items).returning(order_items.c.id, sort_by_paramete
 _UPDATE_ITEM = update(order_items).where(order_items.c.id == bindparam("pk"))
 
 
-def _write_order(
+def write_order(
     conn: Connection, record: OrderRecord, company_id: int, secondary_id: int | None, now: datetime
 ) -> Outcome:
+    """Store one checked record in the caller's transaction: the import's and the orders API's
+    one way to write an order. A stored order's status moves only as §6.3 lets the service move
+    it (``lifecycle.check_move``): an import cannot undo what fulfilment did."""
     found = conn.execute(
-        select(orders.c.id, orders.c.source_hash)
+        select(orders.c.id, orders.c.source_hash, orders.c.status, orders.c.held_from)
         .where(orders.c.company_id == company_id, orders.c.external_ref == record.external_ref)
         .with_for_update()
     ).first()
     if found is not None and found.source_hash == record.source_hash:
         return "unchanged"
     values = {**record.columns, "secondary_company_id": secondary_id}
+    if found is not None:
+        values["held_from"] = _held_from(found, values["status"])
     values["source_hash"] = record.source_hash
     values["updated_datetime"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     if record.creation_datetime is not None:
@@ -343,6 +349,18 @@ def _write_order(
         )
     _write_items(conn, order_id, record.items, existing)
     return "created" if found is None else "updated"
+
+
+def _held_from(stored: Any, status: int) -> int | None:
+    """The hold memory after a re-import moves the order to ``status``, or the rejection."""
+    held = stored.held_from if lifecycle.LIFECYCLE[stored.status].hold else None
+    try:
+        step = lifecycle.check_move(
+            stored.status, held, status, by=lifecycle.Role.SERVICE, order_id=stored.id
+        )
+    except InvalidTransition as exc:
+        raise ImportRejected(f"status: {exc.description}", parameter="status") from None
+    return step.held_from
 
 
 def _write_items(

@@ -152,7 +152,8 @@ def _name(key: str) -> str:
 
 
 def _reject(where: str, message: str) -> NoReturn:
-    raise ImportRejected(f"{where}: {message}")
+    # ``parameter`` is the JSON path, for the orders API to name (``record`` is the whole body).
+    raise ImportRejected(f"{where}: {message}", parameter=None if where == "record" else where)
 
 
 def _text(value: Any, where: str) -> str:
@@ -341,7 +342,10 @@ class Field:
 
 def _object(value: Any, where: str) -> dict[str, Any]:
     if isinstance(value, DuplicateKeys):
-        _reject(where or "record", f"key '{value.key}' appears twice")
+        raise ImportRejected(
+            f"{where or 'record'}: key '{_name(value.key)}' appears twice",
+            parameter=_path(where, _name(value.key)),
+        )
     if not isinstance(value, dict):
         _reject(where or "record", f"must be a JSON object, got {_show(value)}")
     return value
@@ -574,3 +578,22 @@ def known_key(raw: Any, name: str) -> Any:
         if isinstance(value, str) and len(value) <= MAX_KEY_LENGTH and not _NOT_TEXT.search(value):
             return value
     return None
+
+
+# --- the same grammar for the orders API's other bodies (orders/requests.py) --------------
+
+BodyField = Field
+text = _text
+key_text = _key_text
+integer = _integer
+datetime_value = _datetime
+
+
+def fields(raw: Any, where: str, spec: Mapping[str, Field]) -> dict[str, Any]:
+    """``raw``'s keys parsed by ``spec``: unknown keys, a key twice and bad values are
+    ``ImportRejected`` with the JSON path as ``parameter``."""
+    return _fields(raw, where, spec, lambda _key: False)
+
+
+def digest(kind: str, values: Mapping[str, Any]) -> str:
+    return _digest(kind, values)

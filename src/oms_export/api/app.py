@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
 from oms_export import __version__
-from oms_export.api import export, health, metrics, token
+from oms_export.api import export, health, metrics, orders, token
 from oms_export.api.docs import install_docs
 from oms_export.api.errors import install_error_handlers
 from oms_export.api.limits.factory import make_limits
@@ -74,6 +74,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(token.router)
     app.include_router(export.router)
+    app.include_router(orders.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

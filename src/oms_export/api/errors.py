@@ -37,7 +37,11 @@ STATUS: dict[type[errors.OmsExportError], int] = {
     errors.InsufficientScope: 403,
     errors.SubscriptionRequired: 403,
     errors.CompanyNotAllowed: 403,
+    errors.NotFound: 404,
     errors.InvalidTransition: 409,
+    errors.DuplicateOrder: 409,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
     errors.NotAcceptable: 406,
     errors.RateLimited: 429,
     errors.TemporarilyUnavailable: 503,
@@ -77,6 +81,8 @@ def error_response(exc: errors.OmsExportError) -> Response:
     body: dict[str, object] = {"error": exc.error, "error_description": exc.description}
     if exc.parameter is not None:
         body["parameter"] = exc.parameter
+    if isinstance(exc, errors.DuplicateOrder):
+        body["order_id"] = exc.order_id
     headers: dict[str, str] = {}
     if isinstance(exc, errors.InvalidClient) and exc.basic:
         headers["WWW-Authenticate"] = 'Basic realm="oms-export"'
@@ -91,6 +97,8 @@ def error_response(exc: errors.OmsExportError) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="oms-export", error="insufficient_scope"'
     elif isinstance(exc, errors.RateLimited | errors.TemporarilyUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, errors.PayloadTooLarge):
+        headers["Connection"] = "close"  # the rest of the body is not read: no next request
     if isinstance(
         exc,
         errors.InvalidClient

@@ -5,9 +5,9 @@ memory, or trickle a request line a byte every few seconds and hold its connecti
 Both are ways for one client to take memory or sockets from everyone. Here a head (request line
 and headers) over ``MAX_HEAD_BYTES`` is answered 400 and the connection closed; a connection
 whose head has not fully arrived ``HEAD_SECONDS`` after it opened (or after the previous
-response, for a kept-alive connection) is closed. Bodies need no bound here: the only route
-that reads one (``/token``) reads at most 16 KiB, and uvicorn stops reading from a client whose
-body the app does not take.
+response, for a kept-alive connection) is closed. Bodies need no bound here: each route that
+reads one bounds what it reads (``/token`` 16 KiB, the orders API 1 MiB), and uvicorn stops
+reading from a client whose body the app does not take.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from __future__ import annotations
 import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+def _ends_head(data: bytes) -> bool:
+    return b"\r\n\r\n" in data or b"\n\n" in data
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -25,6 +29,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """Time a client has to send a whole request head once it connected or was last answered."""
 
     _head_bytes = 0
+    _head_tail = b""
     _reading_head = True
     _head_timer: asyncio.TimerHandle | None = None
 
@@ -40,12 +45,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # Counted as it arrives: the parser keeps a header it has not seen the end of in a
         # buffer of its own, and reports it only once complete.
         if self._reading_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.MAX_HEAD_BYTES:
+            room = self.MAX_HEAD_BYTES - self._head_bytes
+            # A read may carry the head's end and the start of a body: only a head that has not
+            # ended within the bound is refused (its end may straddle two reads, hence the tail).
+            if len(data) > room and not _ends_head(self._head_tail + data[: max(room, 0)]):
                 self._stop_head_clock()
                 self.logger.warning("request head over %s bytes; refused", self.MAX_HEAD_BYTES)
                 self.send_400_response("Request head too large.")
                 return
+            self._head_bytes += len(data)
+            self._head_tail = data[-3:]
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -60,6 +69,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         self._reading_head = True
         self._head_bytes = 0
+        self._head_tail = b""
         super().on_response_complete()
 
     def _start_head_clock(self) -> None:
