@@ -41,6 +41,7 @@ from sqlalchemy import Engine
 
 from oms_export.admin.demo import DEMO_CLIENT_COMPANIES, load_demo
 from oms_export.auth.clients import create_client
+from oms_export.auth.scopes import SCOPES
 from oms_export.settings import Settings
 from tests.api import schemathesis_support as support
 from tests.live import LiveServer
@@ -51,6 +52,9 @@ MAX_EXAMPLES = 300
 """Cases per operation and generation mode: about a minute a store on a 2-core machine."""
 
 EXPORT_PATH = "/export-api/order-item-details"
+ORDERS_PATH = "/orders"
+ORDERS_EXAMPLES = 100
+"""The orders API's operations take fewer cases: seven of them, each mostly refused early."""
 TOKEN_PATH = "/token"
 FORM = "application/x-www-form-urlencoded"
 
@@ -74,7 +78,11 @@ def credentials(engine: Engine, settings: Settings) -> dict[str, Any]:
     """A small demo store and a client tied to the demo companies (one of them is `free`)."""
     load_demo(engine, settings, orders=40, seed=7)
     return create_client(
-        engine, settings, name="schemathesis", company_ref_ids=DEMO_CLIENT_COMPANIES
+        engine,
+        settings,
+        name="schemathesis",
+        company_ref_ids=DEMO_CLIENT_COMPANIES,
+        scopes=tuple(SCOPES),  # every operation's cases get past the scope check
     )
 
 
@@ -148,6 +156,8 @@ def _extra_headers(
     if operation.path == TOKEN_PATH:
         basic = support.basic_headers(credentials["client_id"], credentials["client_secret"])
         return basic.map(lambda value: {} if value is None else {"Authorization": value})
+    if operation.path.startswith(ORDERS_PATH):
+        return st.just({"Authorization": f"Bearer {bearer}"})
     return st.just({})
 
 
@@ -161,7 +171,7 @@ def _fuzz(
 
     @seed(SEED)
     @hypothesis_settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=ORDERS_EXAMPLES if operation.path.startswith(ORDERS_PATH) else MAX_EXAMPLES,
         deadline=None,  # a loaded 2-core machine must not fail the run on timing
         # too_slow: timing again; filter_too_much: the hooks' strategies, not a machine's speed.
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -159,7 +159,17 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _order_id(raw: str) -> int:
+_ID_PARAMETER: Final = {
+    "name": "order_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": _MAX_ID},
+}
+"""Read from the path by ``_order_id``, not by FastAPI, so a bad one is our 400 naming `id`."""
+
+
+def _order_id(request: Request) -> int:
+    raw: str = request.path_params["order_id"]
     if not raw.isascii() or not raw.isdigit():
         raise InvalidRequest(
             f"The order id must be a whole number, not {raw[:40]!r}.", parameter="id"
@@ -308,12 +318,12 @@ def _lookup_parameters(request: Request) -> tuple[int, str]:
     "/orders/{order_id}",
     response_class=Response,
     responses=_answers(200, "The order.", _ORDER, body=False),
-    openapi_extra={"security": _security(*_EITHER)},
+    openapi_extra={"parameters": [_ID_PARAMETER], "security": _security(*_EITHER)},
 )
-async def get_order(request: Request, order_id: str) -> Response:
+async def get_order(request: Request) -> Response:
     """One order, with its items, their shipments and quantities."""
     principal = await _principal(request, _EITHER)
-    wanted = _order_id(order_id)
+    wanted = _order_id(request)
 
     def work(conn: Connection) -> dict[str, Any]:
         located, _ = _located(conn, principal, wanted)
@@ -327,12 +337,13 @@ async def get_order(request: Request, order_id: str) -> Response:
     response_class=Response,
     responses=_answers(200, "The order, moved (or as it was, for its own status).", _ORDER,
                        body=True),
-    openapi_extra={"requestBody": _body("status"), "security": _security(ORDERS_FULFIL_SCOPE)},
+    openapi_extra={"parameters": [_ID_PARAMETER], "requestBody": _body("status"),
+                   "security": _security(ORDERS_FULFIL_SCOPE)},
 )  # fmt: skip
-async def move_order(request: Request, order_id: str) -> Response:
+async def move_order(request: Request) -> Response:
     """Move the order's status (its fulfiller); 8 ships and 128 cancels every remaining unit."""
     principal = await _principal(request, (ORDERS_FULFIL_SCOPE,))
-    wanted = _order_id(order_id)
+    wanted = _order_id(request)
     asked = requests.parse_status(await read_json(request))
     now = _now()
 
@@ -365,12 +376,13 @@ def _fulfilled(conn: Connection, principal: Principal, order_id: int) -> store.L
         "type": "object",
         "properties": {"shipment": {"type": "object"}, "order": _ORDER},
     }, body=True),
-    openapi_extra={"requestBody": _body("shipment"), "security": _security(ORDERS_FULFIL_SCOPE)},
+    openapi_extra={"parameters": [_ID_PARAMETER], "requestBody": _body("shipment"),
+                   "security": _security(ORDERS_FULFIL_SCOPE)},
 )  # fmt: skip
-async def ship_order(request: Request, order_id: str) -> Response:
+async def ship_order(request: Request) -> Response:
     """Record a shipment of some or all units; the last one dispatches the order."""
     principal = await _principal(request, (ORDERS_FULFIL_SCOPE,))
-    wanted = _order_id(order_id)
+    wanted = _order_id(request)
     now = _now()
     asked = requests.parse_shipment(await read_json(request), now=now)
 
@@ -400,13 +412,17 @@ async def ship_order(request: Request, order_id: str) -> Response:
     status_code=201,
     response_class=Response,
     responses=_answers(201, "The order, with the units cancelled.", _ORDER, body=True),
-    openapi_extra={"requestBody": _body("cancellation"), "security": _security(*_EITHER)},
+    openapi_extra={
+        "parameters": [_ID_PARAMETER],
+        "requestBody": _body("cancellation"),
+        "security": _security(*_EITHER),
+    },
 )
-async def cancel_order(request: Request, order_id: str) -> Response:
+async def cancel_order(request: Request) -> Response:
     """Cancel some or all remaining units: its retailer while it is 1, 256 or 32, its
     fulfiller until it is dispatched."""
     principal = await _principal(request, _EITHER)
-    wanted = _order_id(order_id)
+    wanted = _order_id(request)
     asked = requests.parse_cancellation(await read_json(request))
     now = _now()
 
@@ -428,12 +444,12 @@ async def cancel_order(request: Request, order_id: str) -> Response:
     responses=_answers(200, "The order's change events and their delivery attempts.", {
         "type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}},
     }, body=False),
-    openapi_extra={"security": _security(*_EITHER)},
+    openapi_extra={"parameters": [_ID_PARAMETER], "security": _security(*_EITHER)},
 )  # fmt: skip
-async def order_events(request: Request, order_id: str) -> Response:
+async def order_events(request: Request) -> Response:
     """The order's change events (API.md §7); none are recorded yet."""
     principal = await _principal(request, _EITHER)
-    wanted = _order_id(order_id)
+    wanted = _order_id(request)
 
     def work(conn: Connection) -> dict[str, Any]:
         _located(conn, principal, wanted)
