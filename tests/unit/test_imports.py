@@ -723,3 +723,45 @@ def test_an_insert_that_loses_the_race_is_retried_as_an_update(
     assert results == [summary(updated=1)]
     with store.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM orders")).scalar_one() == 1
+
+
+# --- the lifecycle (API.md §6.3) ----------------------------------------------------------
+
+
+def _status(engine: Engine, ref: str) -> tuple[int, int | None]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(orders.c.status, orders.c.held_from).where(orders.c.external_ref == ref)
+        ).one()
+    return row.status, row.held_from
+
+
+def test_a_reimport_cannot_move_an_order_back_and_says_which_statuses(store: Engine) -> None:
+    run_orders(store, order("WEB-9", status=4))
+    result = run_orders(store, order("WEB-9", status=1, customer_name="late"))
+    assert result["rejected"] == 1
+    assert result["errors"][0]["reason"] == (
+        "status: order 1 is In Production (4); it cannot move to Received (1)"
+    )
+    assert _status(store, "WEB-9") == (4, None)
+
+
+def test_a_reimport_moves_an_order_forward_and_a_dispatched_one_nowhere_but_64(
+    store: Engine,
+) -> None:
+    run_orders(store, order("WEB-9", status=1))
+    assert run_orders(store, order("WEB-9", status=516)) == summary(updated=1)
+    assert run_orders(store, order("WEB-9", status=8)) == summary(updated=1)
+    assert run_orders(store, order("WEB-9", status=128))["rejected"] == 1
+    assert _status(store, "WEB-9") == (8, None)
+
+
+def test_a_reimport_onto_a_hold_remembers_the_status_it_was_held_from(store: Engine) -> None:
+    run_orders(store, order("WEB-9", status=513))
+    assert run_orders(store, order("WEB-9", status=256)) == summary(updated=1)
+    assert _status(store, "WEB-9") == (256, 513)
+    assert run_orders(store, order("WEB-9", status=32)) == summary(updated=1)
+    assert _status(store, "WEB-9") == (32, 513), "a hold to a hold keeps the first entry"
+    assert run_orders(store, order("WEB-9", status=512))["rejected"] == 1, "left below it"
+    assert run_orders(store, order("WEB-9", status=4)) == summary(updated=1)
+    assert _status(store, "WEB-9") == (4, None)

@@ -19,6 +19,11 @@ Identity:
   reason naming the item, since its shipments and cancellations are facts the file cannot undo.
 - ``updated_datetime`` is the time of the record's write (UTC, whole seconds), set on create and
   on a real update in the same transaction, and left alone when the record is ``unchanged``.
+- A stored order's status moves only as the lifecycle of §6.3 lets the service move it
+  (``orders.lifecycle``): forward, into and out of a hold, 8 to 64, never back and never out of a
+  final status. A record that would undo progress made since (a selling system's stale file after
+  the fulfiller dispatched) is rejected with the lifecycle's reason; a new order may have any
+  status, since an import also brings in history.
 
 Two processes importing the same file at once do not duplicate: the ``orders`` unique
 constraint refuses the second insert and that record is retried once as an update.
