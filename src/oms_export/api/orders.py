@@ -441,9 +441,8 @@ async def cancel_order(request: Request) -> Response:
 @router.get(
     "/orders/{order_id}/events",
     response_class=Response,
-    responses=_answers(200, "The order's change events and their delivery attempts.", {
-        "type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}},
-    }, body=False),
+    responses=_answers(200, "The order's change events and their delivery attempts, oldest first.",
+                       {"type": "array", "items": {"type": "object"}}, body=False),
     openapi_extra={"parameters": [_ID_PARAMETER], "security": _security(*_EITHER)},
 )  # fmt: skip
 async def order_events(request: Request) -> Response:
@@ -451,8 +450,8 @@ async def order_events(request: Request) -> Response:
     principal = await _principal(request, _EITHER)
     wanted = _order_id(request)
 
-    def work(conn: Connection) -> dict[str, Any]:
+    def work(conn: Connection) -> list[dict[str, Any]]:
         _located(conn, principal, wanted)
-        return {"events": []}
+        return []
 
     return json_response(await _read(request, work))
