@@ -219,3 +219,19 @@ def test_orders_need_an_updated_datetime_from_their_writer(engine: Engine) -> No
                 external_ref="A", company_id=company, status=1, is_free_of_charge=False
             )
         )
+
+
+def test_0004_downgrades_to_0003_keeping_companies_and_upgrades_again(at_0002: Engine) -> None:
+    _fill_0002(at_0002)
+    upgrade(at_0002)
+    companies_before = _dump(at_0002, "companies")
+    downgrade(at_0002, "0003")
+    names = set(inspect(at_0002).get_table_names())
+    assert not {"events", "event_attempts"} & names
+    columns = {c["name"] for c in inspect(at_0002).get_columns("companies")}
+    assert not {"push_url", "callback_secret"} & columns
+    assert [row[:-2] for row in companies_before] == _dump(at_0002, "companies")
+    assert f.order(at_0002, 1, "WEB-5") == 4, "children still attached, ids not reused"
+    upgrade(at_0002)
+    with at_0002.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []

@@ -59,6 +59,8 @@ companies = Table(
     Column("external_ref", Text),
     Column("customer_ref_id", Integer),
     Column("subscription", String(32), nullable=False),
+    Column("push_url", Text),  # new orders this company fulfils are pushed here (API.md §7)
+    Column("callback_secret", String(128)),  # signs what is sent to this company (§7)
 )
 
 oauth_clients = Table(
@@ -262,4 +264,39 @@ cancellation_items = Table(
     Column("item_id", Integer, ForeignKey("order_items.id"), primary_key=True, index=True),
     Column("quantity", Integer, nullable=False),
     CheckConstraint("quantity > 0", name="ck_cancellation_items_quantity"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(40), nullable=False, unique=True),  # what receivers see
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("company_id", Integer, ForeignKey("companies.id"), nullable=False),  # the receiver
+    Column("kind", String(20), nullable=False),  # status_callback | order_push
+    Column("occurred_at", DateTime, nullable=False),
+    Column("status", Integer, nullable=False),  # the order's status the event tells of
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the JSON sent, fixed when the change was made
+    Column("state", String(10), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("claimed_until", DateTime),  # a worker's lease while it delivers
+    Column("delivered_at", DateTime),
+    Index("ix_events_order_id_id", "order_id", "id"),
+    Index("ix_events_state_next_attempt_at", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,  # ids are never reused, even after a delete
+)
+
+event_attempts = Table(
+    "event_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("status_code", Integer),  # null: no answer came
+    Column("error", Text),
+    Column("answer", Text),  # the answer's first 1 KiB
+    Column("seconds", Numeric(10, 3, asdecimal=False)),
+    sqlite_autoincrement=True,
 )
