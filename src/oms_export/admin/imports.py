@@ -66,7 +66,7 @@ from oms_export.db.schema import (
     products,
 )
 from oms_export.errors import ImportRejected, InvalidTransition
-from oms_export.orders import lifecycle
+from oms_export.orders import lifecycle, outbox
 
 __all__ = [
     "ImportSummary",
@@ -353,6 +353,7 @@ def write_order(
             [{"order_id": order_id, "name": k, "value": v} for k, v in record.attributes.items()],
         )
     _write_items(conn, order_id, record.items, existing)
+    outbox.record(conn, order_id, now=values["updated_datetime"], created=found is None)
     return "created" if found is None else "updated"
 
 

@@ -32,6 +32,7 @@ from oms_export.db.engine import writer
 from oms_export.errors import CompanyNotAllowed, InvalidRequest, NotFound
 from oms_export.orders import access, lifecycle, requests, store
 from oms_export.orders.lifecycle import Role
+from oms_export.orders.views import events_view, order_view, shipment_view
 
 router = APIRouter(tags=["orders"])
 
@@ -243,7 +244,7 @@ async def create_order(request: Request) -> Response:
 
     def work(conn: Connection) -> tuple[dict[str, Any], bool]:
         order_id, created = store.create(conn, asked, company_id, now)
-        return store.view(conn, store.Located(order_id, company_id, None)), created
+        return order_view(conn, order_id, company_id), created
 
     try:
         order, created = await _change(request, work)
@@ -283,7 +284,7 @@ async def find_order(request: Request) -> Response:
                 f"No order with company_ref_id {company_ref_id} and external_ref "
                 f"{external_ref!r} is visible to this client."
             )
-        return store.view(conn, located)
+        return order_view(conn, located.id, located.company_id)
 
     return _order_answer(await _read(request, work))
 
@@ -327,7 +328,7 @@ async def get_order(request: Request) -> Response:
 
     def work(conn: Connection) -> dict[str, Any]:
         located, _ = _located(conn, principal, wanted)
-        return store.view(conn, located)
+        return order_view(conn, located.id, located.company_id)
 
     return _order_answer(await _read(request, work))
 
@@ -356,7 +357,7 @@ async def move_order(request: Request) -> Response:
             "tracking": asked.shipping.get("shipping_tracking"),
         }
         store.write(conn, loaded, change, now=now, order_values=asked.shipping, shipment=shipment)
-        return store.view(conn, located)
+        return order_view(conn, located.id, located.company_id)
 
     return _order_answer(await _change(request, work))
 
@@ -400,8 +401,8 @@ async def ship_order(request: Request) -> Response:
         shipment_id = store.write(conn, loaded, change, now=now, shipment=shipment)
         assert shipment_id is not None  # ``ship`` refuses a shipment of nothing
         return {
-            "shipment": store.shipment_view(conn, shipment_id),
-            "order": store.view(conn, located),
+            "shipment": shipment_view(conn, shipment_id),
+            "order": order_view(conn, located.id, located.company_id),
         }
 
     return json_response(await _change(request, work), status=201)
@@ -433,7 +434,7 @@ async def cancel_order(request: Request) -> Response:
         loaded = store.load(conn, wanted)
         change = lifecycle.cancel(loaded.order, asked.lines, by=role)
         store.write(conn, loaded, change, now=now, reason=asked.reason)
-        return store.view(conn, located)
+        return order_view(conn, located.id, located.company_id)
 
     return _order_answer(await _change(request, work), status=201)
 
@@ -446,12 +447,12 @@ async def cancel_order(request: Request) -> Response:
     openapi_extra={"parameters": [_ID_PARAMETER], "security": _security(*_EITHER)},
 )  # fmt: skip
 async def order_events(request: Request) -> Response:
-    """The order's change events (API.md §7); none are recorded yet."""
+    """The order's events (API.md §7), oldest first, with their delivery attempts."""
     principal = await _principal(request, _EITHER)
     wanted = _order_id(request)
 
     def work(conn: Connection) -> list[dict[str, Any]]:
         _located(conn, principal, wanted)
-        return []
+        return events_view(conn, wanted)
 
     return json_response(await _read(request, work))

@@ -9,14 +9,11 @@ and the second sees what the first shipped: shipped plus cancelled never passes 
 A create goes through the import's own writer (``admin.imports.write_order``), so an order
 made over HTTP is stored exactly as the same record imported would be.
 
-Reading an order is the export's query for that one order with every option on, folded by
-``shape=orders``: the answer has the export's keys and values by construction, plus what only
-the orders API shows (``status_callback_url``, each item's ``shipments``).
+Reading an order is ``orders/views.py``'s.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -24,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from oms_export.admin.imports import write_order
-from oms_export.datetimes import format_utc
 from oms_export.db.schema import (
     cancellation_items,
     cancellations,
@@ -36,16 +32,9 @@ from oms_export.db.schema import (
     shipments,
 )
 from oms_export.errors import DuplicateOrder, InvalidRequest
-from oms_export.export.params import ExportQuery, Filter
-from oms_export.export.query import build_plan
-from oms_export.export.rows import row_builder
-from oms_export.export.shapes import nest_orders
-from oms_export.export.tenancy import Entitlement
-from oms_export.fields import OPTIONS
-from oms_export.orders import lifecycle
+from oms_export.orders import lifecycle, outbox
 from oms_export.orders.requests import CreateOrder
 
-EVERY_OPTION = frozenset(OPTIONS)
 SHIPPING_COLUMNS = ("shipping_method", "shipping_carrier", "shipping_tracking")
 
 
@@ -235,7 +224,8 @@ def write(
     """Write ``change`` (and ``order_values``, columns set besides it); the new shipment's id.
 
     Nothing is written when nothing changes, so a repeated request leaves ``updated_datetime``
-    as it was. ``shipment`` holds the carrier and tracking of the units ``change`` shipped.
+    as it was; a change writes its events (``outbox``) in the same transaction. ``shipment``
+    holds the carrier and tracking of the units ``change`` shipped.
     """
     values = {k: v for k, v in (order_values or {}).items() if loaded.shipping.get(k) != v}
     if not change.changed and not values:
@@ -270,6 +260,7 @@ def write(
             insert(shipment_items),
             [{"shipment_id": shipment_id, "item_id": i, "quantity": q} for i, q in change.shipped],
         )
+    cancellation_id: int | None = None
     if change.cancelled:
         cancellation_id = conn.execute(
             insert(cancellations).returning(cancellations.c.id),
@@ -282,76 +273,5 @@ def write(
                 for i, q in change.cancelled
             ],
         )
+    outbox.record(conn, after.id, now=now, shipment_id=shipment_id, cancellation_id=cancellation_id)
     return shipment_id
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-def view(conn: Connection, located: Located) -> dict[str, Any]:
-    """The order as every answer of the orders API shows it (see the module docstring)."""
-    query = ExportQuery(
-        filters=(Filter("id", "eq", (located.id,), "id"),),
-        options=EVERY_OPTION,
-        shape="orders",
-    )
-    entitled = Entitlement(company_ids=frozenset({located.company_id}), excluded_ref_ids=())
-    plan = build_plan(conn, query, entitled)
-    build = row_builder(plan, dialect=conn.dialect.name)
-    rows = [build(raw) for raw in conn.execute(plan.statement)]
-    (order,) = next(nest_orders([rows]))
-    order["status_callback_url"] = conn.execute(
-        select(orders.c.status_callback_url).where(orders.c.id == located.id)
-    ).scalar()
-    by_item = _item_shipments(conn, located.id)
-    for item in order["items"]:
-        item["shipments"] = by_item.get(item["id"], [])
-    return order
-
-
-def _item_shipments(conn: Connection, order_id: int) -> dict[int, list[dict[str, Any]]]:
-    query = (
-        select(
-            shipment_items.c.item_id,
-            shipments.c.id,
-            shipments.c.dispatch_datetime,
-            shipments.c.carrier,
-            shipments.c.tracking,
-            shipments.c.tracking_url,
-            shipment_items.c.quantity,
-        )
-        .join_from(shipments, shipment_items, shipment_items.c.shipment_id == shipments.c.id)
-        .where(shipments.c.order_id == order_id)
-        .order_by(shipments.c.dispatch_datetime, shipments.c.id)
-    )
-    by_item: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in conn.execute(query):
-        by_item[row.item_id].append(
-            {
-                "id": row.id,
-                "dispatch_datetime": format_utc(row.dispatch_datetime),
-                "carrier": row.carrier,
-                "tracking": row.tracking,
-                "tracking_url": row.tracking_url,
-                "quantity": row.quantity,
-            }
-        )
-    return by_item
-
-
-def shipment_view(conn: Connection, shipment_id: int) -> dict[str, Any]:
-    """A shipment as ``POST /orders/{id}/shipments`` answers it, with its lines."""
-    row = conn.execute(select(shipments).where(shipments.c.id == shipment_id)).one()
-    lines = conn.execute(
-        select(shipment_items.c.item_id, shipment_items.c.quantity)
-        .where(shipment_items.c.shipment_id == shipment_id)
-        .order_by(shipment_items.c.item_id)
-    ).all()
-    return {
-        "id": row.id,
-        "dispatch_datetime": format_utc(row.dispatch_datetime),
-        "carrier": row.carrier,
-        "tracking": row.tracking,
-        "tracking_url": row.tracking_url,
-        "items": [{"id": item_id, "quantity": quantity} for item_id, quantity in lines],
-    }
