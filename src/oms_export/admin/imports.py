@@ -305,17 +305,39 @@ _INSERT_ITEMS = insert(order_items).returning(order_items.c.id, sort_by_paramete
 _UPDATE_ITEM = update(order_items).where(order_items.c.id == bindparam("pk"))
 
 
+class AlreadyStored(Exception):
+    """``write_order(create_only=True)`` found the order stored: nothing was written."""
+
+    def __init__(self, order_id: int, source_hash: str | None) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+        self.source_hash = source_hash
+
+
 def write_order(
-    conn: Connection, record: OrderRecord, company_id: int, secondary_id: int | None, now: datetime
+    conn: Connection,
+    record: OrderRecord,
+    company_id: int,
+    secondary_id: int | None,
+    now: datetime,
+    *,
+    create_only: bool = False,
 ) -> Outcome:
     """Store one checked record in the caller's transaction: the import's and the orders API's
     one way to write an order. A stored order's status moves only as §6.3 lets the service move
-    it (``lifecycle.check_move``): an import cannot undo what fulfilment did."""
+    it (``lifecycle.check_move``): an import cannot undo what fulfilment did.
+
+    ``create_only`` (the orders API's create) raises ``AlreadyStored`` instead of touching an
+    order that exists, decided under the same row lock as the write: a check made before would
+    let a concurrent create slip in between.
+    """
     found = conn.execute(
         select(orders.c.id, orders.c.source_hash, orders.c.status, orders.c.held_from)
         .where(orders.c.company_id == company_id, orders.c.external_ref == record.external_ref)
         .with_for_update()
     ).first()
+    if found is not None and create_only:
+        raise AlreadyStored(found.id, found.source_hash)
     if found is not None and found.source_hash == record.source_hash:
         return "unchanged"
     values = {**record.columns, "secondary_company_id": secondary_id}

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from oms_export.admin.imports import write_order
+from oms_export.admin.imports import AlreadyStored, write_order
 from oms_export.db.schema import (
     cancellation_items,
     cancellations,
@@ -89,20 +89,6 @@ def create(
     unique key; the caller runs it again and finds the winner's order here.
     """
     record = request.record
-    stored = conn.execute(
-        select(orders.c.id, orders.c.source_hash)
-        .where(orders.c.company_id == company_id, orders.c.external_ref == record.external_ref)
-        .with_for_update()
-    ).first()
-    if stored is not None:
-        if stored.source_hash == request.source_hash:
-            return stored.id, False
-        raise DuplicateOrder(
-            f"order {stored.id} already has company_ref_id {record.company_ref_id} and "
-            f"external_ref {record.external_ref!r}, with other content; send the same content "
-            "to get it, or use another external_ref",
-            order_id=stored.id,
-        )
     secondary_id = _secondary(conn, record.secondary_company_ref_id)
     _check_products(conn, record)
     columns = {
@@ -110,13 +96,24 @@ def create(
         "held_from": request.held_from,
         "status_callback_url": request.status_callback_url,
     }
-    write_order(
-        conn,
-        replace(record, columns=columns, source_hash=request.source_hash),
-        company_id,
-        secondary_id,
-        now,
-    )
+    try:
+        write_order(
+            conn,
+            replace(record, columns=columns, source_hash=request.source_hash),
+            company_id,
+            secondary_id,
+            now,
+            create_only=True,
+        )
+    except AlreadyStored as stored:
+        if stored.source_hash == request.source_hash:
+            return stored.order_id, False
+        raise DuplicateOrder(
+            f"order {stored.order_id} already has company_ref_id {record.company_ref_id} and "
+            f"external_ref {record.external_ref!r}, with other content; send the same content "
+            "to get it, or use another external_ref",
+            order_id=stored.order_id,
+        ) from None
     order_id: int = conn.execute(
         select(orders.c.id).where(
             orders.c.company_id == company_id, orders.c.external_ref == record.external_ref

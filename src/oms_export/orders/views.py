@@ -39,8 +39,10 @@ def order_view(conn: Connection, order_id: int, company_id: int) -> dict[str, An
     order["status_callback_url"] = conn.execute(
         select(orders.c.status_callback_url).where(orders.c.id == order_id)
     ).scalar()
+    order.setdefault("attributes", {})  # the export leaves it out when no order has any
     by_item = _item_shipments(conn, order_id)
     for item in order["items"]:
+        item.setdefault("attributes", {})
         item["shipments"] = by_item.get(item["id"], [])
     return order
 
