@@ -16,8 +16,9 @@ def test_every_domain_error_maps_to_a_status_below_500_or_to_503() -> None:
             continue  # an import's outcome, never an HTTP answer
         parameters = inspect.signature(cls).parameters
         kwargs = {"retry_after": 1} if "retry_after" in parameters else {}
-        if "item_id" in parameters:
-            kwargs["item_id"] = 1
+        for name in ("item_id", "order_id"):
+            if name in parameters:
+                kwargs[name] = 1
         status = error_response(cls("x", **kwargs)).status_code  # type: ignore[arg-type]
         assert status < 500 or status == 503, (cls.__name__, status)
 
@@ -28,3 +29,10 @@ def test_a_refused_move_is_409_and_a_bad_item_line_is_400() -> None:
     response = error_response(item)
     assert response.status_code == 400
     assert b'"parameter":"items[0].quantity"' in response.body
+
+
+def test_a_duplicate_order_is_409_naming_the_stored_orders_id() -> None:
+    response = error_response(errors.DuplicateOrder("order 42 already …", order_id=42))
+    assert response.status_code == 409
+    assert b'"error":"duplicate_order"' in response.body
+    assert b'"order_id":42' in response.body
