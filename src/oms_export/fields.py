@@ -14,9 +14,11 @@ It imports nothing, so the client side (``pull``) reads it without loading the s
 
 Adding a field is one entry here, in row order. A stored column needs nothing else: its SQL
 follows from ``source`` and ``type``. A computed value (``source=None``) also needs its
-expression in ``export/query.py``'s ``_computed``. Then regenerate the docs' table:
-``python -m oms_export.fields docs/api.md``. ``shared/spec/fields.tsv`` lists the same names,
-order and options; ``tests/unit/test_fields.py`` keeps the two in step.
+expression in ``export/query.py``'s ``_computed``; a column of a table not joined yet, its alias
+in ``TABLES`` and its join in ``export/query.py``. Then regenerate the docs' table:
+``python -m oms_export.fields docs/api.md``. ``shared/spec/fields.tsv`` lists the article's
+names, order and options, which the ``includeFulfilment`` fields of API.md §6.4 follow;
+``tests/unit/test_fields.py`` keeps the two in step.
 """
 
 # ruff: noqa: E501  # the registry is a table, one field a line, read down its columns
@@ -66,8 +68,14 @@ OPTIONS: Final[dict[str, str]] = {
         "Adds attributes__NAME for each order attribute name, then items__attributes__NAME for "
         "each item attribute name, taken from the whole filtered result."
     ),
+    "includeFulfilment": (
+        "Adds when the order last changed and each item's shipped and cancelled quantities and "
+        "its latest shipment."
+    ),
 }
-"""Each ``options[NAME]`` the export takes, in the order their fields come in a row."""
+"""Each ``options[NAME]`` the export takes: the article's four in the order their fields come in
+a row, then ``includeFulfilment`` (API.md §6.4), listed last as it came last, though its fields
+come before the attribute columns."""
 
 TABLES: Final[dict[str, str]] = {
     "o": "orders",
@@ -78,6 +86,7 @@ TABLES: Final[dict[str, str]] = {
     "pp": "product_prices",  # the item's product price (price list "product")
     "bp": "product_prices",  # the item's base price (price list "base")
     "pe": "product_ecommerce",
+    "ls": "shipments",  # the item's latest shipment (greatest dispatch time, then id)
 }
 """The joined tables a ``source`` names, by the alias the export's SQL gives each (a table
 joined in two roles has two aliases)."""
@@ -107,6 +116,7 @@ _RANGE: Final[tuple[FilterOp, ...]] = ("gt", "gte", "lt", "lte")
 _OWNER: Final = "includeProductOwner"
 _PRICE: Final = "includeProductPrice"
 _ECOM: Final = "includeProductEcommerceInfo"
+_FULFIL: Final = "includeFulfilment"
 
 FIELDS: Final[tuple[Field, ...]] = (
     Field("id", ALWAYS, "integer", "o.id", "Order id, assigned by the store in creation order.", ("eq", "in", "gt", "lt")),
@@ -200,8 +210,15 @@ FIELDS: Final[tuple[Field, ...]] = (
     Field("items__product_ecommerce__notes", _ECOM, "text", "pe.notes", "Notes."),
     Field("items__product_ecommerce__barcode", _ECOM, "text", "pe.barcode", "Barcode."),
     Field("items__product_ecommerce__dimensions", _ECOM, "text", "pe.dimensions", "Dimensions."),
+    Field("updated_datetime", _FULFIL, "datetime", "o.updated_datetime", "When the order or one of its items last changed (UTC); filterable with the option off too.", _RANGE),
+    Field("items__shipped_quantity", _FULFIL, "integer", "i.shipped_quantity", "Quantity shipped so far."),
+    Field("items__cancelled_quantity", _FULFIL, "integer", "i.cancelled_quantity", "Quantity cancelled so far."),
+    Field("items__dispatch_datetime", _FULFIL, "datetime", "ls.dispatch_datetime", "When the item's latest shipment was dispatched (UTC), or null when it has none."),
+    Field("items__tracking", _FULFIL, "text", "ls.tracking", "Tracking number of the item's latest shipment."),
+    Field("items__tracking_url", _FULFIL, "text", "ls.tracking_url", "Tracking URL of the item's latest shipment."),
 )  # fmt: skip
-"""Every field in row order: the order of ``shared/spec/fields.tsv`` and of a row's keys."""
+"""Every field in row order: the order of a row's keys. ``shared/spec/fields.tsv`` lists the
+article's fields; the ``includeFulfilment`` ones (API.md §6.4) follow them."""
 
 BY_NAME: Final[dict[str, Field]] = {field.name: field for field in FIELDS}
 

@@ -22,26 +22,48 @@ from oms_export.export.shapes import ITEM_RELATIONS, ORDER_RELATIONS
 from oms_export.fields import ALWAYS, BY_NAME, FIELDS, OPTIONS, TABLES, Field, field_names
 from tests.spec import spec_rows
 
+FULFILMENT = "includeFulfilment"
+
 
 def test_the_registry_lists_the_spec_fields_in_name_order_and_option() -> None:
-    assert [(f.name, f.option) for f in FIELDS] == [
+    """``fields.tsv`` is the article's list; the fields §6.4 adds are the registry's others."""
+    assert [(f.name, f.option) for f in FIELDS if f.option != FULFILMENT] == [
         (row[0], row[1].strip()) for row in spec_rows("fields.tsv")
     ]
+
+
+def test_the_fulfilment_fields_are_those_of_the_contract_after_the_articles_options() -> None:
+    """API.md §6.4: these six, in this order, after the article's option fields (and so before
+    the attribute columns, which follow every listed field)."""
+    names = [f.name for f in FIELDS]
+    assert [f.name for f in FIELDS if f.option == FULFILMENT] == [
+        "updated_datetime",
+        "items__shipped_quantity",
+        "items__cancelled_quantity",
+        "items__dispatch_datetime",
+        "items__tracking",
+        "items__tracking_url",
+    ]
+    assert names[-6:] == [f.name for f in FIELDS if f.option == FULFILMENT]
+    assert [BY_NAME[name].type for name in names[-6:]] == [
+        "datetime", "integer", "integer", "datetime", "text", "text",
+    ]  # fmt: skip
 
 
 def test_each_field_is_listed_once() -> None:
     assert len(BY_NAME) == len(FIELDS)
 
 
-def test_options_come_in_the_order_their_fields_do_and_attributes_last() -> None:
+def test_options_come_in_the_order_their_fields_do_then_attributes_then_fulfilment() -> None:
     first_seen = list(dict.fromkeys(f.option for f in FIELDS if f.option != ALWAYS))
-    assert [*first_seen, "includeAttributes"] == list(OPTIONS)
+    assert first_seen[-1] == FULFILMENT
+    assert [*first_seen[:-1], "includeAttributes", FULFILMENT] == list(OPTIONS)
     assert len(field_names(frozenset())) == 63  # the spec's "63 always fields"
     assert field_names(frozenset(OPTIONS)) == tuple(f.name for f in FIELDS)
 
 
 def test_the_filters_are_those_of_the_contract() -> None:
-    """API.md §3.3, as a table."""
+    """API.md §3.3 and §6.4, as a table."""
     assert FILTER_OPS == {
         "status": ("eq", "in"),
         "completion_datetime": ("gt", "gte", "lt", "lte"),
@@ -51,8 +73,11 @@ def test_the_filters_are_those_of_the_contract() -> None:
         "ref": ("eq", "in"),
         "external_ref": ("eq", "in"),
         "company_ref_id": ("eq", "in"),
+        "updated_datetime": ("gt", "gte", "lt", "lte"),  # §6.4
     }
-    assert set(DATETIME_FIELDS) == {"completion_datetime", "creation_datetime", "sale_datetime"}
+    assert set(DATETIME_FIELDS) == {
+        "completion_datetime", "creation_datetime", "sale_datetime", "updated_datetime",
+    }  # fmt: skip
     assert set(INTEGER_FIELDS) == {"status", "id", "company_ref_id"}
 
 

@@ -24,7 +24,7 @@ from oms_export.client.query import FilterValue, Shape
 from oms_export.pull.outputs import FORMATS, FileOutput, Output, StdoutOutput
 from oms_export.pull.progress import LiveProgress, NoProgress, RetryLines
 from oms_export.pull.run import Incremental, run_pull
-from oms_export.pull.state import StateError, SyncState, Window, hold_lock
+from oms_export.pull.state import CHANGES, COMPLETION, StateError, SyncState, Window, hold_lock
 from oms_export.pull.table import TableError, TableOutput
 
 INCLUDES: Final = {
@@ -33,6 +33,9 @@ INCLUDES: Final = {
     "ecommerce": "includeProductEcommerceInfo",
     "attributes": "includeAttributes",
 }
+
+FULFILMENT: Final = "includeFulfilment"
+"""What ``--changes`` asks for besides ``--include``: it brings ``updated_datetime`` into rows."""
 
 SUFFIX_FORMATS: Final = {
     ".json": "json",
@@ -49,6 +52,8 @@ _OPTION_OF_PARAMETER: Final = (
     ("filter[status", "--status"),
     ("filter[completion_datetime:lt", "--completed-before"),
     ("filter[completion_datetime:g", "--completed-after"),
+    ("filter[updated_datetime", "--changes"),
+    ("options[includeFulfilment]", "--changes"),
     ("options[", "--include"),
     ("shape", "--shape"),
     ("page[size]", "--page-size"),
@@ -230,11 +235,18 @@ def _output(to: str | None, table: str, output: str | None, fmt: str | None, sha
     help="Incremental sync: deliver only completed rows this state file has not seen.",
 )
 @click.option(
+    "--changes",
+    is_flag=True,
+    help="With --state: sync by updated_datetime instead: deliver again every order changed "
+    "since the last pull, all its rows (--to replaces them; files get them again).",
+)
+@click.option(
     "--lookback",
     callback=_duration,
     default="10m",
     show_default=True,
-    help="With --state: how far before the last mark to look for late-completing orders.",
+    help="With --state: how far before the last mark to look again, for rows written with a "
+    "time a little in the past; make it longer than a run takes.",
 )
 @click.option(
     "--page-size",
@@ -265,6 +277,7 @@ def command(
     to: str | None,
     table: str,
     state_path: Path | None,
+    changes: bool,
     lookback: timedelta,
     page_size: int,
     retries: int,
@@ -276,7 +289,15 @@ def command(
     Examples:
         oms-export pull --url http://127.0.0.1:8000 --status 8,516 -o orders.csv
         oms-export pull --include all --to sqlite:///reports.db --state sync.json
+        oms-export pull --changes --state changes.json --to sqlite:///reports.db
     """
+    if changes and state_path is None:
+        raise click.UsageError("--changes needs --state FILE, where it keeps what it delivered")
+    if changes and (completed_after or completed_before):
+        raise click.UsageError(
+            "--changes follows updated_datetime: it takes no --completed-after or "
+            "--completed-before (every changed order is delivered, completed or not)"
+        )
     options = _includes(include)
     status = _status(status)
     filters: dict[str, FilterValue] = {}
@@ -295,9 +316,14 @@ def command(
                 "include": sorted(options),
                 "shape": shape,
             }
-            window = Window(SyncState.load(state_path, fingerprint), lookback)
+            if changes:  # absent otherwise: state files from before --changes stay valid
+                fingerprint["mode"] = "changes"
+            watermark = CHANGES if changes else COMPLETION
+            window = Window(SyncState.load(state_path, fingerprint), lookback, watermark)
             incremental = Incremental(state_path, window)
-            if completed_after is None or completed_after < window.bound:
+            if changes:
+                filters["updated_datetime:gte"] = window.bound
+            elif completed_after is None or completed_after < window.bound:
                 filters["completion_datetime:gte"] = window.bound
             else:
                 filters["completion_datetime:gt"] = completed_after
@@ -317,7 +343,8 @@ def command(
         with client, watcher:
             # --shape items is the CLI's word (and in state fingerprints); the API says rows.
             api_shape: Shape = "orders" if shape == "orders" else "rows"
-            rows = client.rows(filters, options, api_shape, page_size)
+            asked = [*options, FULFILMENT] if changes else options  # rows need updated_datetime
+            rows = client.rows(filters, asked, api_shape, page_size)
             summary = run_pull(rows, rows.progress, destination, watcher, incremental)
     if not quiet:
         click.echo(summary.line(), err=True)

@@ -32,6 +32,8 @@ class Summary:
     destination: str
     high_water: str | None = None
     written: int | None = None
+    high_water_verb: str = "completed"
+    """What the high water is the latest time of: ``completed`` (or ``changed``) up to it."""
 
     def line(self) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
@@ -45,7 +47,7 @@ class Summary:
         if self.skipped:
             text += f"; left out {_count(self.skipped, 'row')} delivered before"
         if self.high_water is not None:
-            text += f"; completed up to {self.high_water}"
+            text += f"; {self.high_water_verb} up to {self.high_water}"
         return text
 
 

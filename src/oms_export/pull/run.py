@@ -77,4 +77,5 @@ def run_pull(
         destination=output.description,
         high_water=window.high_water if window else None,
         written=output.written,
+        high_water_verb=window.watermark.verb if window else "completed",
     )

@@ -1,10 +1,12 @@
-"""Incremental sync: which completed rows were delivered, so the next pull sends only new ones.
+"""Incremental sync: which rows were delivered, so the next pull sends only new ones.
 
-The state remembers the high-water mark, the latest ``completion_datetime`` delivered. The next
-pull asks from that mark minus a lookback window, because an order can be written with a
-completion time a little in the past (a late-completing order), and drops the rows of that
-window it delivered before; their keys are kept in the state, and only theirs, so it stays small.
-Only completed orders take part: an order is delivered once, when it has completed.
+A sync follows one datetime of the rows, its ``Watermark``: ``completion_datetime`` (an order is
+delivered once, when it has completed) or, for ``pull --changes``, ``updated_datetime`` (an order
+is delivered again each time it changes). The state remembers the high-water mark, the latest
+such time delivered. The next pull asks from that mark minus a lookback window, because a row
+can be written with a time a little in the past (a late-completing order, a change whose
+transaction commits late), and drops the rows of that window it delivered before; their keys are
+kept in the state, and only theirs, so it stays small.
 
 The state file is replaced atomically and only after the output is durable, so a pull killed at
 any moment leaves the previous state, and running it again delivers the same rows again.
@@ -12,7 +14,7 @@ any moment leaves the previous state, and running it again delivers the same row
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +29,8 @@ from oms_export.pull.outputs import write_atomically
 
 VERSION: Final = 1
 BEGINNING: Final = "0001-01-01 00:00:00"
-"""The lower bound of a first incremental pull: every completed order, and no incomplete one."""
+"""The lower bound of a first incremental pull: every row whose time is set (every completed
+order; every order, for changes)."""
 
 
 class StateError(Exception):
@@ -37,12 +40,44 @@ class StateError(Exception):
 Key = tuple[int, int]
 
 
+def order_key(row: Row) -> Key:
+    """The key of a whole order: every row of it has the same, so it is kept or left out whole."""
+    return row["id"], 0
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """The row time a sync follows, and what makes a row one delivered before."""
+
+    field: str
+    """The row's datetime the mark is of, asked from with ``filter[FIELD:gte]``."""
+    key: Callable[[Row], Key]
+    """What the state remembers a delivery by."""
+    again_when_changed: bool
+    """False: a key is delivered once, whatever its time becomes. True: a key is delivered again
+    when its time differs from the one delivered, so only (key, time) pairs are left out."""
+    verb: str
+    """What the pull's summary says of the mark: ``completed up to …``."""
+
+
+COMPLETION: Final = Watermark(
+    "completion_datetime", row_key, again_when_changed=False, verb="completed"
+)
+"""``pull --state``: each row once, when its order has completed."""
+CHANGES: Final = Watermark("updated_datetime", order_key, again_when_changed=True, verb="changed")
+"""``pull --changes --state``: each order, all its rows, again whenever it changed. The time is
+kept to the second, so an order changed again in the second a pull read it keeps the time that
+pull delivered; the orders at the mark's second are therefore delivered once more by the next
+pull (``Window``), which a table takes as a no-op replace."""
+
+
 @dataclass
 class SyncState:
     """What one ``--state`` file holds; ``pull`` is the pull it belongs to (server and query).
 
-    ``delivered`` has every row delivered so far that completed at or after ``covered_from``,
-    with its completion time; rows from before it are never asked for again.
+    ``delivered`` has the key of every row delivered so far whose time (the watermark's field)
+    is at or after ``covered_from``, with that time; rows from before it are never asked for
+    again.
     """
 
     pull: dict[str, Any]
@@ -97,16 +132,22 @@ class SyncState:
 class Window:
     """Admits the rows of one incremental pull and works out the state that follows it.
 
-    ``bound`` is the ``completion_datetime:gte`` to ask from: the mark minus the lookback, but
-    never before what the state covers, so a lookback made longer between runs cannot bring back
-    rows delivered before (it takes effect as the mark moves on).
+    ``bound`` is the ``FIELD:gte`` to ask from (``watermark.field``): the mark minus the
+    lookback, but never before what the state covers, so a lookback made longer between runs
+    cannot bring back rows delivered before (it takes effect as the mark moves on).
     """
 
-    def __init__(self, state: SyncState, lookback: timedelta) -> None:
+    def __init__(
+        self, state: SyncState, lookback: timedelta, watermark: Watermark = COMPLETION
+    ) -> None:
         self._pull = state.pull
         self._previous = state.delivered
         self._lookback = lookback
+        self._watermark = watermark
         self._mark = state.high_water or BEGINNING
+        # Changes: a row at the previous mark's very second may have changed again in that
+        # second after the previous pull read it, with no new time to tell, so it is not skipped.
+        self._settled_before = self._mark
         self.bound = (
             BEGINNING
             if state.high_water is None
@@ -118,19 +159,24 @@ class Window:
 
     def admit(self, row: Row) -> bool:
         """True for a row not delivered before; either way the row moves the mark."""
-        key = row_key(row)
-        completed: str = row["completion_datetime"]
-        if completed > self._mark:
-            self._mark = completed
-        # Kept with today's completion time even when skipped: a row whose time moved later
-        # must be remembered for as long as the window can meet it again.
-        self._kept[key] = completed
+        key = self._watermark.key(row)
+        moment: str = row[self._watermark.field]
+        if moment > self._mark:
+            self._mark = moment
+        # Kept with today's time even when skipped: a row whose time moved later must be
+        # remembered for as long as the window can meet it again.
+        self._kept[key] = moment
         if len(self._kept) >= self._prune_at:
             self._prune()
-        if key in self._previous:
+        if key in self._previous and self._delivered_as_is(self._previous[key], moment):
             self.skipped += 1
             return False
         return True
+
+    def _delivered_as_is(self, delivered: str, moment: str) -> bool:
+        if not self._watermark.again_when_changed:
+            return True
+        return delivered == moment and moment < self._settled_before
 
     def _cutoff(self) -> str:
         return max(_shift(self._mark, -self._lookback), self.bound)
@@ -155,6 +201,10 @@ class Window:
     @property
     def high_water(self) -> str | None:
         return None if self._mark == BEGINNING else self._mark
+
+    @property
+    def watermark(self) -> Watermark:
+        return self._watermark
 
 
 def _shift(moment: str, delta: timedelta) -> str:
