@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ class ServeProcess(Node):
         self.credentials, self.curl = self._read_banner()
         self.wait_healthy()
 
-    def _read_banner(self) -> tuple[dict[str, str], str]:
+    def _read_banner(self) -> tuple[dict[str, Any], str]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             text = self.stdout.read_text()
@@ -70,6 +71,28 @@ def test_serve_demo_prints_credentials_and_a_curl_that_work(served: ServeProcess
     assert response.headers.get("export-excluded-companies")
 
 
+def test_serve_demo_prints_a_retailer_and_a_fulfiller_that_work(served: ServeProcess) -> None:
+    printed = served.credentials
+    assert list(printed) == [
+        "client_id", "client_secret", "companies", "orders", "items", "retailer", "fulfiller",
+    ]  # fmt: skip
+    for key, scope, company in (
+        ("retailer", "orders.write", 1001),
+        ("fulfiller", "orders.fulfil", 3001),
+    ):
+        client = printed[key]
+        assert (client["scope"], client["company_ref_id"]) == (scope, company)
+        assert f"\n  {key} " in served.curl, "a line says what it is for"
+        answer = httpx.post(
+            served.url + "/token",
+            data={"client_id": client["client_id"], "client_secret": client["client_secret"],
+                  "grant_type": "client_credentials"},
+        )  # fmt: skip
+        assert answer.status_code == 200
+        assert answer.json()["scope"] == scope
+    assert "docs/orders.md" in served.curl
+
+
 def test_serve_shuts_down_gracefully_on_sigterm(served: ServeProcess) -> None:
     # uvicorn finishes its shutdown, then re-raises the signal it caught, as a process should.
     assert served.stop() in (0, -signal.SIGTERM)
@@ -86,12 +109,15 @@ def test_serve_demo_on_a_store_with_data_keeps_it_and_prints_working_credentials
     second = ServeProcess(database_url, tmp_path)
     try:
         creds = second.credentials
-        response = httpx.post(
-            second.url + "/token",
-            data={"client_id": creds["client_id"], "client_secret": creds["client_secret"],
-                  "grant_type": "client_credentials"},
-        )  # fmt: skip
-        assert response.status_code == 200
+        assert list(creds) == ["client_id", "client_secret", "retailer", "fulfiller"]
+        for client in (creds, creds["retailer"], creds["fulfiller"]):
+            response = httpx.post(
+                second.url + "/token",
+                data={"client_id": client["client_id"], "client_secret": client["client_secret"],
+                      "grant_type": "client_credentials"},
+            )  # fmt: skip
+            assert response.status_code == 200
+        assert creds["retailer"]["client_id"] == first.credentials["retailer"]["client_id"]
     finally:
         second.stop()
 

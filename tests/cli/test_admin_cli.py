@@ -207,7 +207,11 @@ def test_demo_prints_the_demo_clients_credentials_once(run: Any) -> None:
     result = run("demo", "--orders", "20", "--seed", "3")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert set(printed) == {"client_id", "client_secret", "companies", "orders", "items"}
+    assert set(printed) == {
+        "client_id", "client_secret", "companies", "orders", "items", "retailer", "fulfiller"
+    }  # fmt: skip
+    assert printed["retailer"]["scope"] == "orders.write"
+    assert printed["fulfiller"]["scope"] == "orders.fulfil"
     assert (printed["companies"], printed["orders"]) == (9, 20)
     assert_clean_failure(run("demo"), "Error: The database already holds data (9 companies")
 

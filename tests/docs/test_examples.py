@@ -3,7 +3,8 @@
 
 The reader's shell is bash with ``set -euo pipefail``, the activated venv on ``PATH``, and the
 environment the docs tell them to set up: ``CLIENT_ID`` and ``CLIENT_SECRET`` (the demo client's,
-which ``serve --demo`` prints), and the store in ``OMS_EXPORT_DATABASE_URL``. Each document starts
+which ``serve --demo`` prints), and the store in ``OMS_EXPORT_DATABASE_URL``; ``RETAILER_ID=…``
+and the like, the orders API's demo clients, are filled in from the same printout. Each document starts
 from that environment in a directory of its own; variables a block sets (``TOKEN=…``) are kept for
 the blocks after it, as a shell keeps them between pastes. The service listens on a free port, so
 ``http://127.0.0.1:8000`` in an example is read as its URL, and a credential left for the reader
@@ -21,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,13 +40,18 @@ from tests.docs.examples import (
 
 DOCUMENTED_URL = "http://127.0.0.1:8000"
 SECRET_KEY = "docs-examples-key"
-CREDENTIALS = {
-    "CLIENT_ID": "client_id",
-    "CLIENT_SECRET": "client_secret",
-    "OMS_EXPORT_CLIENT_ID": "client_id",
-    "OMS_EXPORT_CLIENT_SECRET": "client_secret",
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "CLIENT_ID": ("client_id",),
+    "CLIENT_SECRET": ("client_secret",),
+    "OMS_EXPORT_CLIENT_ID": ("client_id",),
+    "OMS_EXPORT_CLIENT_SECRET": ("client_secret",),
+    "RETAILER_ID": ("retailer", "client_id"),
+    "RETAILER_SECRET": ("retailer", "client_secret"),
+    "FULFILLER_ID": ("fulfiller", "client_id"),
+    "FULFILLER_SECRET": ("fulfiller", "client_secret"),
 }
-"""Variables the docs leave for the reader to fill in, and the demo credential each one takes."""
+"""Variables the docs leave for the reader to fill in, and where each one's value is in the demo's
+printout (the export client's at the top, the orders API's clients under their role)."""
 
 BLOCK_TIMEOUT_SECONDS = 60
 
@@ -69,12 +76,19 @@ class DemoService(Node):
         self.credentials = self._banner()
         self.wait_healthy()
 
-    def _banner(self) -> dict[str, str]:
+    def credential(self, name: str) -> str:
+        """The printed value a variable of ``CREDENTIALS`` takes."""
+        value: Any = self.credentials
+        for key in CREDENTIALS[name]:
+            value = value[key]
+        return str(value)
+
+    def _banner(self) -> dict[str, Any]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.process.poll() is None:
             text = self.stdout.read_text()
             if "\n}\n" in text:
-                banner: dict[str, str] = json.loads(text[: text.index("\n}\n") + 2])
+                banner: dict[str, Any] = json.loads(text[: text.index("\n}\n") + 2])
                 return banner
             time.sleep(0.05)
         raise RuntimeError(f"serve --demo printed no credentials: {self.stderr.read_text()}")
@@ -119,8 +133,8 @@ class Reader:
 
     def script(self, example: Example) -> str:
         text = example.text.replace(DOCUMENTED_URL, self.service.url)
-        for name, credential in CREDENTIALS.items():
-            text = text.replace(f"{name}=…", f"{name}={self.service.credentials[credential]}")
+        for name in CREDENTIALS:
+            text = text.replace(f"{name}=…", f"{name}={self.service.credential(name)}")
         keep = "".join(
             f"printf 'export {name}=%q\\n' \"${{{name}-}}\" >> {shlex.quote(str(self.state))}\n"
             for name in example.assigned_names()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from oms_export.admin.demo import load_demo
+from oms_export.admin.demo import client_purposes, load_demo
 from oms_export.cli.context import echo_json, pass_settings, store
 from oms_export.settings import Settings
 
@@ -31,3 +31,6 @@ def command(settings: Settings, orders: int, seed: int) -> None:
     """
     with store(settings) as engine:
         echo_json(load_demo(engine, settings, orders=orders, seed=seed))
+    # On stderr: stdout stays the one JSON object scripts read.
+    click.echo("What each client is for:", err=True)
+    click.echo("\n".join(client_purposes()), err=True)

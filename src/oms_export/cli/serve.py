@@ -7,7 +7,7 @@ import os
 import click
 import uvicorn
 
-from oms_export.admin.demo import demo_credentials
+from oms_export.admin.demo import client_purposes, demo_credentials
 from oms_export.api.http_protocol import BoundedHttpToolsProtocol
 from oms_export.api.logs import LogFormat, log_config
 from oms_export.cli.context import echo_json, pass_settings, store
@@ -55,6 +55,9 @@ def command(
         if demo:
             credentials = demo_credentials(engine, settings)
             echo_json(credentials)
+            click.echo("\nWhat each client is for:")
+            click.echo("\n".join(client_purposes()))
+            click.echo("The orders API with the retailer and the fulfiller: docs/orders.md")
             local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
             click.echo("\nTry it (needs curl and jq):\n")
             click.echo(
