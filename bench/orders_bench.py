@@ -582,12 +582,17 @@ def bench_changes(args: argparse.Namespace) -> tuple[list[Figure], list[Ratio], 
         _export_figure("export, `filter[updated_datetime:gte]` (1% changed)", changes),
     ]
     rate = _ratio(figures[1].per_second, figures[0].per_second)
+    # The changes export sorts its scattered rows before the first leaves (its first byte says
+    # how long); from then on it streams as fast as the full export can: that rate, apart.
+    streamed = _ratio(_streaming_rate(changes), _streaming_rate(full))
     worst_ttfb = max((r.ttfb or 0.0) for r in runs["changes"])
     ratios = [
         Ratio("changes export, first byte (s; worst run)", worst_ttfb, "< 0.5 s",
               worst_ttfb < 0.5),
         Ratio("changes export ÷ full export (rows/s)", rate, f"≥ 0.8{TIMES}",
               None if rate is None else rate >= 0.8),
+        Ratio("changes export ÷ full export (rows/s from the first row on)", streamed,
+              f"≥ 0.8{TIMES}", None if streamed is None else streamed >= 0.8),
     ]  # fmt: skip
     context = (
         f"{store.orders:,} orders and {store.items:,} items (`load_demo(orders={args.orders}, "
@@ -595,6 +600,11 @@ def bench_changes(args: argparse.Namespace) -> tuple[list[Figure], list[Ratio], 
         f"{CHANGED_EVERY}th id) given an `updated_datetime` within the hour before the run"
     )
     return figures, ratios, context
+
+
+def _streaming_rate(run: Run) -> float | None:
+    after = run.seconds - (run.first_row or 0.0)
+    return run.rows / after if after > 0 else None
 
 
 def _export_figure(what: str, run: Run) -> Figure:
