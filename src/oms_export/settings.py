@@ -14,6 +14,9 @@ from typing import Any
 
 ENV_PREFIX = "OMS_EXPORT_"
 
+LEASE_TIMEOUTS = 2
+"""An event worker's lease must cover this many attempt timeouts (see ``events/worker.py``)."""
+
 
 def _setting(default: Any, description: str) -> Any:
     return field(default=default, metadata={"description": description})
@@ -113,6 +116,49 @@ class Settings:
     max_query_length: int = _setting(
         8192, "Longest query string the export accepts, in bytes; longer is 400."
     )
+    event_retry_seconds: str = _setting(
+        "30,120,600,3600,7200",
+        "Waits between delivery attempts of an event, in seconds, comma separated; the last is "
+        "repeated until `OMS_EXPORT_EVENT_GIVE_UP_SECONDS`. Each wait is jittered by ±20%.",
+    )
+    event_give_up_seconds: int = _setting(
+        86400,
+        "An event not delivered this long after its change is marked failed after its next "
+        "failed attempt (the last attempt is made at this point); `oms-export events retry` "
+        "sends it again.",
+    )
+    event_timeout_seconds: int = _setting(
+        10,
+        "Longest one delivery attempt may take (connect, send, answer), in seconds; longer is "
+        "a failed attempt.",
+    )
+    callback_allow_private: bool = _setting(
+        False,
+        "1: callback and push URLs may be plain `http://` and point at loopback, private, "
+        "link-local and metadata addresses. For tests and private networks only: it lets "
+        "whoever sets a URL make the service send requests inside your network.",
+    )
+    event_worker_in_serve: bool = _setting(
+        True,
+        "On SQLite, `serve` delivers events in a thread of its own, so the embedded store needs "
+        "no second command. 0 leaves delivery to `oms-export worker`. On PostgreSQL `serve` "
+        "never delivers: run `oms-export worker`.",
+    )
+    event_poll_seconds: float = _setting(
+        0.5,
+        "How often an idle worker looks for due events; it looks again at once after a full "
+        "batch. Bounds the delay from a change to its first delivery attempt.",
+    )
+    event_lease_seconds: int = _setting(
+        60,
+        "How long a worker holds the events it claimed; a worker killed mid-delivery leaves "
+        "them to another after this. At least twice `OMS_EXPORT_EVENT_TIMEOUT_SECONDS`.",
+    )
+    event_batch_size: int = _setting(
+        20,
+        "Events one worker claims at once (at most one per order) and sends at the same time; "
+        "their outcomes are written as they come in, many in one transaction.",
+    )
 
     def __post_init__(self) -> None:
         # Checked together at start: an export admitted with no connection left for it would
@@ -124,6 +170,29 @@ class Settings:
             )
         if self.database_pool_timeout_seconds < 1:
             raise ValueError(f"{ENV_PREFIX}DATABASE_POOL_TIMEOUT_SECONDS must be at least 1")
+        self._check_events()
+
+    def _check_events(self) -> None:
+        retry_waits(self.event_retry_seconds)  # raises with the reason
+        if self.event_timeout_seconds < 1:
+            raise ValueError(f"{ENV_PREFIX}EVENT_TIMEOUT_SECONDS must be at least 1")
+        # A lease shorter than an attempt would let a second worker send an event the first
+        # is still sending; the worker wants room for the lookup and the write besides.
+        if self.event_lease_seconds < LEASE_TIMEOUTS * self.event_timeout_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}EVENT_LEASE_SECONDS ({self.event_lease_seconds}) must be at least "
+                f"{LEASE_TIMEOUTS} times {ENV_PREFIX}EVENT_TIMEOUT_SECONDS "
+                f"({self.event_timeout_seconds})"
+            )
+        if self.event_batch_size < 1:
+            raise ValueError(f"{ENV_PREFIX}EVENT_BATCH_SIZE must be at least 1")
+        if not self.event_poll_seconds > 0:
+            raise ValueError(f"{ENV_PREFIX}EVENT_POLL_SECONDS must be above 0")
+
+    @property
+    def event_retry_waits(self) -> tuple[int, ...]:
+        """``event_retry_seconds`` as numbers: ``(30, 120, 600, 3600, 7200)``."""
+        return retry_waits(self.event_retry_seconds)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -135,12 +204,7 @@ class Settings:
             raw = env.get(name)
             if raw is None:
                 continue
-            if f.type not in ("int", int):
-                values[f.name] = raw
-            elif raw.strip().isdigit():
-                values[f.name] = int(raw)
-            else:
-                raise ValueError(f"{name} must be a whole number ≥ 0, not {raw!r}")
+            values[f.name] = _parse(name, str(f.type), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -148,12 +212,52 @@ class Settings:
         return replace(self, **changes)
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _parse(name: str, kind: str, raw: str) -> Any:
+    """One variable's text as its field's type; ``serve`` hands ``str(value)`` to its workers,
+    so ``True`` and ``0.5`` come back as they went."""
+    if kind == "int":
+        if raw.strip().isdigit():
+            return int(raw)
+        raise ValueError(f"{name} must be a whole number ≥ 0, not {raw!r}")
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if kind == "bool":
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
+    return raw
+
+
+def retry_waits(text: str) -> tuple[int, ...]:
+    """``"30,120,600"`` as ``(30, 120, 600)``; a ``ValueError`` naming the setting otherwise."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise ValueError(
+            f"{ENV_PREFIX}EVENT_RETRY_SECONDS must be whole numbers of seconds ≥ 1, comma "
+            f"separated (like 30,120,600), not {text!r}"
+        )
+    return tuple(int(part) for part in parts)
+
+
 def describe_settings() -> list[tuple[str, str, str]]:
     """(environment variable, default, description) for each setting, for the docs and CLI."""
     return [
-        (ENV_PREFIX + f.name.upper(), repr(f.default), f.metadata["description"])
+        (ENV_PREFIX + f.name.upper(), _shown(f.default), f.metadata["description"])
         for f in fields(Settings)
     ]
+
+
+def _shown(default: Any) -> str:
+    # A flag is written 1 or 0 in the environment, so the docs show it that way.
+    return str(int(default)) if isinstance(default, bool) else repr(default)
 
 
 def settings_markdown() -> str:

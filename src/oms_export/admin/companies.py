@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from oms_export.db.engine import writer
 from oms_export.db.schema import SUBSCRIPTION_LEVELS, companies
 from oms_export.errors import InvalidRequest
+from oms_export.events.urls import check_url
 
 _COLUMNS = (
     companies.c.ref_id,
@@ -106,3 +107,24 @@ def list_companies(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(*_COLUMNS).order_by(companies.c.ref_id))
         return [_plain(row._mapping) for row in rows]
+
+
+def set_push_url(
+    engine: Engine, ref_id: int, url: str | None, *, allow_private: bool
+) -> dict[str, Any]:
+    """Push each new order company ``ref_id`` fulfils to ``url`` (API.md §7); ``None`` or an
+    empty URL stops it. The URL is checked as at delivery: ``https://`` to a public address,
+    unless ``allow_private`` (``OMS_EXPORT_CALLBACK_ALLOW_PRIVATE``)."""
+    if url is not None and not url.strip():
+        url = None
+    if url is not None:
+        url = url.strip()
+        check_url(url, allow_private=allow_private, parameter="url")
+    with writer(engine).begin() as conn:
+        query = update(companies).where(companies.c.ref_id == ref_id).values(push_url=url)
+        if conn.execute(query).rowcount == 0:
+            raise InvalidRequest(
+                f"No company with ref id {ref_id}; `oms-export companies list` shows them.",
+                parameter="ref_id",
+            )
+    return {"ref_id": ref_id, "push_url": url}

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from oms_export import __version__
@@ -20,6 +21,7 @@ from oms_export.api.openapi import install_openapi
 from oms_export.api.state import ServiceState
 from oms_export.api.streaming import ABORT_KEY, connection_aborter
 from oms_export.db.engine import CONTROL_POOL_SIZE, make_engine
+from oms_export.events.worker import Background
 from oms_export.settings import Settings
 
 
@@ -36,6 +38,20 @@ class _Service(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def _event_worker(service: ServiceState) -> Background | None:
+    """On SQLite, ``serve`` delivers the events itself, so the embedded store needs no second
+    command (``OMS_EXPORT_EVENT_WORKER_IN_SERVE=0`` turns it off). On PostgreSQL
+    ``oms-export worker`` does, as many as wanted, apart from the HTTP service.
+
+    Started by the lifespan only: the tests' in-process server runs without one (``lifespan=
+    "off"``), so no test delivers unless it asks to.
+    """
+    settings = service.settings
+    if not settings.event_worker_in_serve or service.engine.dialect.name != "sqlite":
+        return None
+    return Background.start(settings, metrics=service.metrics.delivery)
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """A ready service on ``settings``' database (which must already be migrated).
 
@@ -46,8 +62,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        app.state.service.close()
+        events = _event_worker(app.state.service)
+        app.state.event_worker = events
+        try:
+            yield
+        finally:
+            if events is not None:
+                await run_in_threadpool(events.stop)  # the attempt in flight ends first
+            app.state.service.close()
 
     app = _Service(
         lifespan=lifespan,

@@ -7,10 +7,20 @@ default registry, so two apps in one process (tests do this) never share counter
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+
+from oms_export.events.metrics import DeliveryMetrics
+from oms_export.events.operations import counts as event_counts
+
+log = logging.getLogger("oms_export.metrics")
 
 UNMATCHED_ROUTE = "unmatched"
 """Route label of requests no route matched: one label for all, whatever path was asked."""
@@ -71,6 +81,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.events = Gauge(
+            "oms_export_events",
+            "Events (API.md §7) by state: pending, delivered, failed; counted in the database "
+            "at each scrape, so every node shows the same figures.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.delivery = DeliveryMetrics(self.registry)
+        """Attempts and delivery latency of the event worker in this process (``serve`` on
+        SQLite); ``oms-export worker --metrics-port`` serves its own."""
+
     def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.request_seconds.labels(method, route).observe(seconds)
@@ -82,6 +103,10 @@ class Metrics:
 
     def refused(self, limit: str) -> None:
         self.refusals.labels(limit).inc()
+
+    def events_counted(self, counts: Mapping[str, int]) -> None:
+        for state, n in counts.items():
+            self.events.labels(state).set(n)
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """Every metric of this app and its media type: the Prometheus text format, or
@@ -100,7 +125,13 @@ router = APIRouter()
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of this process: requests, exported rows, export durations."""
-    metrics: Metrics = request.app.state.service.metrics
+    """Prometheus metrics of this process: requests, exported rows, export durations, and the
+    events of every node by state."""
+    service = request.app.state.service
+    metrics: Metrics = service.metrics
+    try:
+        metrics.events_counted(await run_in_threadpool(event_counts, service.control_engine))
+    except SQLAlchemyError:  # the other metrics still answer; the counts keep their last value
+        log.warning("events not counted: the database failed", exc_info=True)
     body, media_type = metrics.render(request.headers.get("accept", ""))
     return Response(body, headers={"Content-Type": media_type})

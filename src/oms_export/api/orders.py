@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final, TypeVar
 
 from fastapi import APIRouter, Request
@@ -30,6 +31,7 @@ from oms_export.auth.scopes import ORDERS_FULFIL_SCOPE, ORDERS_WRITE_SCOPE
 from oms_export.auth.tokens import resolve_token
 from oms_export.db.engine import writer
 from oms_export.errors import CompanyNotAllowed, InvalidRequest, NotFound
+from oms_export.events.urls import check_url
 from oms_export.orders import access, lifecycle, requests, store
 from oms_export.orders.lifecycle import Role
 from oms_export.orders.views import events_view, order_view, shipment_view
@@ -239,6 +241,15 @@ async def create_order(request: Request) -> Response:
             f"company_ref_id {asked.record.company_ref_id} is not one of this client's "
             "companies; an order is created for the client's own companies only.",
             parameter="company_ref_id",
+        )
+    if asked.status_callback_url is not None:  # DNS may block: off the event loop
+        await run_in_threadpool(
+            partial(
+                check_url,
+                asked.status_callback_url,
+                allow_private=service_state(request).settings.callback_allow_private,
+                parameter="status_callback_url",
+            )
         )
     now = _now()
 

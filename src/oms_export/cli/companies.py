@@ -8,9 +8,15 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from oms_export.admin.companies import add_company, list_companies, set_subscription
+from oms_export.admin.companies import (
+    add_company,
+    list_companies,
+    set_push_url,
+    set_subscription,
+)
 from oms_export.cli.context import echo_json, echo_table, pass_settings, store
 from oms_export.db.schema import EXPORTING_LEVELS, SUBSCRIPTION_LEVELS
+from oms_export.events.signing import callback_secret
 from oms_export.settings import Settings
 
 _LEVEL = click.Choice(SUBSCRIPTION_LEVELS)
@@ -25,6 +31,8 @@ def command() -> None:
         oms-export companies add --ref-id 1001 --name "Acme Prints" --subscription order_manager
         oms-export companies set-subscription 1001 enterprise
         oms-export companies list
+        oms-export companies set-push-url 2001 https://hooks.example.com/oms/orders
+        oms-export companies callback-secret 2001
     """
 
 
@@ -75,6 +83,56 @@ def set_subscription_command(settings: Settings, ref_id: int, level: str) -> Non
     with store(settings) as engine:
         company = set_subscription(engine, ref_id, level)
     echo_json(company)
+
+
+@command.command("set-push-url")
+@click.argument("ref_id", type=int)
+@click.argument("url", required=False, default=None)
+@click.option("--clear", is_flag=True, help="Stop pushing orders to this company.")
+@pass_settings
+def set_push_url_command(settings: Settings, ref_id: int, url: str | None, clear: bool) -> None:
+    """Push each new order this company fulfils to URL, as a signed POST (API.md §7).
+
+    URL must be https:// to a public address (OMS_EXPORT_CALLBACK_ALLOW_PRIVATE=1 also allows
+    http:// and private addresses). An empty URL, or --clear, stops the pushes. Prints
+    {"ref_id": …, "push_url": …}.
+
+    \b
+    Example:
+        oms-export companies set-push-url 2001 https://hooks.example.com/oms/orders
+        oms-export companies set-push-url 2001 --clear
+    """
+    if clear and url:
+        raise click.UsageError("Give a URL or --clear, not both.")
+    if url is None and not clear:
+        raise click.UsageError("Give the URL to push to, or --clear to stop pushing.")
+    with store(settings) as engine:
+        found = set_push_url(
+            engine, ref_id, None if clear else url, allow_private=settings.callback_allow_private
+        )
+    echo_json(found)
+
+
+@command.command("callback-secret")
+@click.argument("ref_id", type=int)
+@click.option("--rotate", is_flag=True, help="Replace the secret with a new one.")
+@pass_settings
+def callback_secret_command(settings: Settings, ref_id: int, rotate: bool) -> None:
+    """Print the secret that signs what is sent to this company, made on first use.
+
+    Its receivers check each request's OMS-Signature header with it (docs/events.md). With
+    --rotate the secret is replaced at once and attempts from then on are signed with the new
+    one: give it to the receivers straight away (whatever they refuse meanwhile is retried).
+    Prints {"ref_id": …, "callback_secret": "…"}.
+
+    \b
+    Example:
+        oms-export companies callback-secret 1001
+        oms-export companies callback-secret 1001 --rotate
+    """
+    with store(settings) as engine:
+        secret = callback_secret(engine, ref_id, rotate=rotate)
+    echo_json({"ref_id": ref_id, "callback_secret": secret})
 
 
 @command.command("list")

@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("oms_export.cli.demo", "Load the deterministic demo data set."),
     "serve": ("oms_export.cli.serve", "Run the HTTP service."),
     "pull": ("oms_export.cli.pull", "Pull an export into a file or table, or keep one in sync."),
+    "worker": ("oms_export.cli.worker", "Deliver status callbacks and order pushes."),
+    "events": ("oms_export.cli.events", "List events and send failed ones again."),
 }
 
 

@@ -10,8 +10,9 @@ Decisions where §6.2 is silent:
 - A create that sends ``status`` 1 and one that leaves it out are the same content (both start
   at 1), and so are items that send ``status`` 1 and items that do not: the idempotency check
   compares what would be stored, not how it was written.
-- ``status_callback_url`` is an ``https://`` URL of at most 2,048 characters; which addresses
-  it may reach is checked where callbacks are delivered.
+- ``status_callback_url`` is a URL of at most 2,048 characters; its scheme and the addresses
+  its host resolves to are checked by ``events.urls.check_url`` (``https://`` to public
+  addresses unless ``OMS_EXPORT_CALLBACK_ALLOW_PRIVATE``), at create and at every delivery.
 - Texts of a shipment (carrier, tracking) and a status change (``shipping_*``) are at most 255
   characters, a ``tracking_url`` is ``http(s)://`` and at most 2,048, a cancellation's
   ``reason`` at most 1,000. ``dispatch_datetime`` may not be more than five minutes ahead of the
@@ -150,7 +151,7 @@ def parse_create(raw: Any) -> CreateOrder:
     body["status"] = status
     url = body.pop("status_callback_url", None)
     if url is not None:
-        url = _checked(lambda: _url(("https",))(url, "status_callback_url"))
+        url = _checked(lambda: _url(("https", "http"))(url, "status_callback_url"))
     items = body.get("items")
     if isinstance(items, list):
         body["items"] = [_new_item(item, n) for n, item in enumerate(items)]
