@@ -88,6 +88,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo set")
     parser.add_argument("--skip", default="", help="any of: writes,export")
     parser.add_argument(
+        "--changed",
+        choices=("scattered", "recent"),
+        default="scattered",
+        help="which 1%% of the orders changed: every 100th id, or the newest",
+    )
+    parser.add_argument(
         "--patience",
         type=float,
         default=60.0,
@@ -248,13 +254,25 @@ def _counts(url: str) -> dict[str, int] | None:
             "shipments": counted["shipments"]}  # fmt: skip
 
 
-def mark_changes(url: str, at: datetime) -> tuple[int, datetime]:
-    """Set one order in ``CHANGED_EVERY``'s ``updated_datetime`` within the hour before ``at``,
-    as a day of changes leaves them; the count marked and the moment to export changes since."""
+def mark_changes(url: str, at: datetime, how: str) -> tuple[int, datetime]:
+    """Give 1% of the orders an ``updated_datetime`` within the hour before ``at``, as a day of
+    changes leaves them: every ``CHANGED_EVERY``th id (``scattered``, the worst case: no two on
+    one page) or the newest 1% (``recent``: orders change in the days after they are made).
+    Marks of an earlier run are undone first. The count marked and the moment to export from."""
     with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE orders SET updated_datetime = coalesce(creation_datetime, updated_datetime) "
+            "WHERE updated_datetime >= %s",
+            (at - timedelta(days=2),),
+        )
+        which = (
+            "id %% %s = 0"
+            if how == "scattered"
+            else "id > (SELECT max(id) FROM orders) - (SELECT count(*) FROM orders) / %s"
+        )
         cursor = conn.execute(
             "UPDATE orders SET updated_datetime = %s - make_interval(secs => (id / %s) %% 3600) "
-            "WHERE id %% %s = 0",
+            f"WHERE {which}",
             (at, CHANGED_EVERY, CHANGED_EVERY),
         )
         marked = cursor.rowcount
@@ -552,7 +570,7 @@ def bench_changes(args: argparse.Namespace) -> tuple[list[Figure], list[Ratio], 
     )
     say(f"    {how}: {store.orders:,} orders, {store.items:,} items")
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    marked, since = mark_changes(store.url, now)
+    marked, since = mark_changes(store.url, now, args.changed)
     say(f"    {marked:,} orders changed within the hour; exporting changes since {since}")
     env, _ = service_environment()
     serve = [sys.executable, "-m", "oms_export", "--database-url", store.url, "serve"]
@@ -596,8 +614,9 @@ def bench_changes(args: argparse.Namespace) -> tuple[list[Figure], list[Ratio], 
     ]  # fmt: skip
     context = (
         f"{store.orders:,} orders and {store.items:,} items (`load_demo(orders={args.orders}, "
-        f"seed={args.seed})`, {how.split(' (')[0]}); {marked:,} orders (every "
-        f"{CHANGED_EVERY}th id) given an `updated_datetime` within the hour before the run"
+        f"seed={args.seed})`, {how.split(' (')[0]}); {marked:,} orders ("
+        + (f"every {CHANGED_EVERY}th id" if args.changed == "scattered" else "the newest 1%")
+        + ") given an `updated_datetime` within the hour before the run"
     )
     return figures, ratios, context
 
