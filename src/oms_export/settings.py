@@ -160,6 +160,17 @@ class Settings:
         "their outcomes are written as they come in, many in one transaction.",
     )
 
+    console_session_idle_seconds: int = _setting(
+        1800,
+        "A console session unused this long ends; the next page asks to sign in again. "
+        "Signed with `OMS_EXPORT_SECRET_KEY` (or the key kept in the database when it is empty).",
+    )
+    console_secure_cookies: bool = _setting(
+        False,
+        "1: the console's session cookie is marked `Secure`, so browsers send it over HTTPS "
+        "only. Set it whenever the console is reached over HTTPS (behind a TLS proxy too).",
+    )
+
     def __post_init__(self) -> None:
         # Checked together at start: an export admitted with no connection left for it would
         # wait on the pool, which is the failure the cap exists to prevent.
@@ -168,6 +179,8 @@ class Settings:
                 f"{ENV_PREFIX}MAX_NODE_EXPORTS ({self.max_node_exports}) must be at least 1 and "
                 f"below {ENV_PREFIX}DATABASE_POOL_SIZE ({self.database_pool_size})"
             )
+        if self.console_session_idle_seconds < 1:
+            raise ValueError(f"{ENV_PREFIX}CONSOLE_SESSION_IDLE_SECONDS must be at least 1")
         if self.database_pool_timeout_seconds < 1:
             raise ValueError(f"{ENV_PREFIX}DATABASE_POOL_TIMEOUT_SECONDS must be at least 1")
         self._check_events()

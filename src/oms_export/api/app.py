@@ -20,6 +20,7 @@ from oms_export.api.middleware import RequestLogMiddleware
 from oms_export.api.openapi import install_openapi
 from oms_export.api.state import ServiceState
 from oms_export.api.streaming import ABORT_KEY, connection_aborter
+from oms_export.console.routes import install_console
 from oms_export.db.engine import CONTROL_POOL_SIZE, make_engine
 from oms_export.events.worker import Background
 from oms_export.settings import Settings
@@ -99,4 +100,5 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_console(app, settings, app.state.service.engine)
     return app

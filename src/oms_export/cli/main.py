@@ -24,11 +24,23 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("oms_export.cli.pull", "Pull an export into a file or table, or keep one in sync."),
     "worker": ("oms_export.cli.worker", "Deliver status callbacks and order pushes."),
     "events": ("oms_export.cli.events", "List events and send failed ones again."),
+    "users": ("oms_export.cli.users", "Add, list, remove the web console's users."),
 }
 
 
 _SERVER_MODULES = frozenset(
-    {"sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "redis", "prometheus_client"}
+    {
+        "sqlalchemy",
+        "alembic",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "redis",
+        "prometheus_client",
+        "jinja2",
+        "itsdangerous",
+        "argon2",
+    }
 )
 """Top-level modules of the server extra: missing one means the extra is not installed."""
 

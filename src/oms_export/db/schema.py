@@ -300,3 +300,26 @@ event_attempts = Table(
     Column("seconds", Numeric(10, 3, asdecimal=False)),
     sqlite_autoincrement=True,
 )
+
+CONSOLE_ROLES = ("admin", "viewer")
+"""An admin sees everything and the admin pages; a viewer only its companies' orders (§8)."""
+
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(256), nullable=False),  # argon2id, with its parameters
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    CheckConstraint("role IN ('admin', 'viewer')", name="ck_console_users_role"),
+    sqlite_autoincrement=True,
+)
+
+console_user_companies = Table(
+    "console_user_companies",
+    metadata,
+    Column("user_id", Integer, ForeignKey("console_users.id"), primary_key=True),
+    Column("company_id", Integer, ForeignKey("companies.id"), primary_key=True),
+)
