@@ -19,47 +19,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from oms_export.settings import Settings
 from tests.api.orders_support import (
-    FULFIL,
-    FULFILLER,
     RETAILER,
-    WRITE,
     Api,
-    api_for,
     assert_store_consistent,
-    cast,
     created,
     item_ids,
     order_body,
     orders_named,
     refusal,
-    unlimited,
 )
 from tests.live import LiveServer
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return unlimited(database_url)
-
-
-@pytest.fixture
-def store(engine: Engine) -> Engine:
-    cast(engine)
-    return engine
-
-
-@pytest.fixture
-def retailer(store: Engine, settings: Settings, http: httpx.Client) -> Api:
-    return api_for(store, settings, http, [RETAILER], [WRITE], name="retailer")
-
-
-@pytest.fixture
-def fulfiller(store: Engine, settings: Settings, http: httpx.Client) -> Api:
-    return api_for(store, settings, http, [FULFILLER], [FULFIL], name="fulfiller")
 
 
 Call = tuple[str, Callable[[Api], T]]

@@ -26,13 +26,11 @@ from tests.api.orders_support import (
     WRITE,
     Api,
     api_for,
-    cast,
     created,
     item_ids,
     order_body,
     order_count,
     refusal,
-    unlimited,
     without_id,
 )
 
@@ -49,17 +47,6 @@ CALLS: dict[str, Call] = {
     "POST /orders/{id}/cancellations": lambda api, order_id: api.cancel(order_id),
     "GET /orders/{id}/events": lambda api, order_id: api.events(order_id),
 }
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return unlimited(database_url)
-
-
-@pytest.fixture
-def store(engine: Engine) -> Engine:
-    cast(engine)
-    return engine
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import hypothesis.strategies as st
 import orjson
 import pytest
@@ -23,47 +22,18 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, update
 
 from oms_export.db import schema
-from oms_export.settings import Settings
 from tests.api.orders_support import (
-    FULFIL,
-    FULFILLER,
-    RETAILER,
-    WRITE,
     Api,
-    api_for,
-    cast,
     created,
     item_ids,
     order_body,
     order_count,
     refusal,
-    unlimited,
     utcnow,
 )
 
 MiB = 1 << 20
 LONG_AGO = datetime(2024, 1, 1, 0, 0, 0)
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return unlimited(database_url)
-
-
-@pytest.fixture
-def store(engine: Engine) -> Engine:
-    cast(engine)
-    return engine
-
-
-@pytest.fixture
-def retailer(store: Engine, settings: Settings, http: httpx.Client) -> Api:
-    return api_for(store, settings, http, [RETAILER], [WRITE], name="retailer")
-
-
-@pytest.fixture
-def fulfiller(store: Engine, settings: Settings, http: httpx.Client) -> Api:
-    return api_for(store, settings, http, [FULFILLER], [FULFIL], name="fulfiller")
 
 
 @pytest.fixture

@@ -16,21 +16,17 @@ from oms_export.settings import Settings
 from tests.api.orders_support import (
     CALLBACK_URL,
     EXPORT,
-    FULFIL,
     FULFILLER,
     RETAILER,
-    WRITE,
     Api,
     api_for,
     assert_store_consistent,
-    cast,
     created,
     item_ids,
     moment,
     order_body,
     orders_named,
     refusal,
-    unlimited,
     utcnow,
 )
 
@@ -44,29 +40,6 @@ ITEM_KEYS = {
     "unit_sale_price", "shipped_quantity", "cancelled_quantity", "shipments",
 }  # fmt: skip
 SHIPMENT_KEYS = {"id", "dispatch_datetime", "carrier", "tracking", "tracking_url", "quantity"}
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return unlimited(database_url)
-
-
-@pytest.fixture
-def store(engine: Engine) -> Engine:
-    cast(engine)
-    return engine
-
-
-@pytest.fixture
-def retailer(store: Engine, settings: Settings, http: httpx.Client) -> Api:
-    """A sales channel of 1001: creates and cancels, never fulfils."""
-    return api_for(store, settings, http, [RETAILER], [WRITE], name="retailer")
-
-
-@pytest.fixture
-def fulfiller(store: Engine, settings: Settings, http: httpx.Client) -> Api:
-    """The production site of 2001, which fulfils 1001's orders."""
-    return api_for(store, settings, http, [FULFILLER], [FULFIL], name="fulfiller")
 
 
 @pytest.fixture
