@@ -28,8 +28,9 @@ from tests.live import LiveServer
 CHROMIUM_ENV = "OMS_EXPORT_TEST_CHROMIUM"
 """Path of the browser to drive, where ``chromium`` on the PATH is not the one wanted."""
 
-TIMEOUT_MS = 10_000
-"""How long any one wait (a selector, a navigation) may take before the test fails."""
+TIMEOUT_MS = 30_000
+"""How long any one wait (a selector, a navigation) may take before the test fails: long, as a
+loaded 2-core CI machine can take 10 s to render Swagger UI, and waits end as soon as they may."""
 expect.set_options(timeout=TIMEOUT_MS)  # the same for expect(...) (its own default is 5 s)
 
 
@@ -44,9 +45,14 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for this worker's session."""
+    """One headless Chromium per test module.
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread while
+    it is started, so any later test of the same worker that calls ``asyncio.run`` would fail.
+    Stopped at the end of each browser module, it leaves the other tests a thread without one.
+    """
     args = ["--disable-dev-shm-usage"]
     if os.geteuid() == 0:  # Chromium refuses to run its sandbox as root
         args.append("--no-sandbox")

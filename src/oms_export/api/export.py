@@ -55,7 +55,7 @@ async def order_item_details(request: Request) -> Response:
         await release_export(state, admission)
         raise
     return ExportResponse(
-        _in_threadpool(state, export, fmt),
+        stream_chunks(state, export, fmt),
         state=state,
         admission=admission,
         media_type=fmt.media_type,
@@ -157,7 +157,7 @@ def public_base_url(request: Request, settings: Settings) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-async def _in_threadpool(state: ServiceState, export: Export, fmt: Format) -> AsyncIterator[bytes]:
+async def stream_chunks(state: ServiceState, export: Export, fmt: Format) -> AsyncIterator[bytes]:
     """Pull encoded chunks off the blocking cursor; close it however the response ends."""
     started = time.perf_counter()
     chunks = export.chunks(fmt)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from oms_export.api.limits.keys import source_key
-from oms_export.console import admin_pages, order_pages
+from oms_export.console import admin_pages, export_builder, order_pages, report_pages
 from oms_export.console.pages import (
     HERE,
     ConsoleState,
@@ -98,7 +98,9 @@ def install_console(app: FastAPI, settings: Settings, engine: Engine) -> None:
     app.state.console = ConsoleState(settings=settings, engine=engine)
     app.include_router(router)
     app.include_router(order_pages.router)
+    app.include_router(export_builder.router)
     app.include_router(admin_pages.router)
+    app.include_router(report_pages.router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(PageError, error_page)
     app.add_exception_handler(SignInRequired, to_sign_in)
