@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from oms_export.settings import Settings
+from tests.conftest import RedisSpace
 from tests.console.conftest import PASSWORD, Store, browser, csrf_token, sign_in
 from tests.live import LiveServer
 
@@ -88,6 +89,27 @@ def test_repeated_failures_are_refused_with_retry_after(
         assert 1 <= int(refused.headers["retry-after"]) <= 15 * 60
         # The source address is slowed too, for any email.
         assert sign_in(http, "viewer@example.com", PASSWORD).status_code == 429
+
+
+def test_failures_on_one_node_count_on_every_node_that_shares_redis(
+    settings: Settings, engine: Engine, store: Store, redis_space: RedisSpace
+) -> None:
+    """Two nodes on one Redis: a guesser spreading five wrong passwords over both is refused
+    on either; each node alone would have allowed five more."""
+    shared = settings.with_changes(redis_url=redis_space.url, redis_key_prefix=redis_space.prefix)
+    with (
+        LiveServer(shared, engine) as one,
+        LiveServer(shared, engine) as two,
+        browser(one) as first,
+        browser(two) as second,
+    ):
+        for n in range(5):
+            http = first if n % 2 else second
+            assert sign_in(http, "admin@example.com", "wrong password!").status_code == 401
+        for http in (first, second):
+            assert sign_in(http, "admin@example.com", PASSWORD).status_code == 429
+    stored = redis_space.keys()
+    assert any("sign-in-failure" in key for key in stored), stored
 
 
 def test_pages_forbid_framing_and_foreign_assets(live_server: LiveServer) -> None:

@@ -46,7 +46,7 @@ class SignInRequired(Exception):
 class ConsoleState:
     settings: Settings
     engine: Engine
-    throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    throttle: SignInThrottle
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(HERE / "templates"),

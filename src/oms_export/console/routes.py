@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from oms_export.api.limits.factory import make_sign_in_limiter
 from oms_export.api.limits.keys import source_key
 from oms_export.console import admin_pages, export_builder, order_pages, report_pages
 from oms_export.console.pages import (
@@ -31,6 +32,7 @@ from oms_export.console.pages import (
     to_sign_in,
 )
 from oms_export.console.sessions import Session
+from oms_export.console.throttle import SignInThrottle
 from oms_export.console.users import normalize_email, verify
 from oms_export.settings import Settings
 
@@ -64,7 +66,7 @@ async def sign_in(request: Request) -> Response:
     email = normalize_email(one(form, "email"))
     password = form.get("password", [""])[0]
     source = source_key(request.client.host if request.client else None)
-    wait = state.throttle.wait(email, source)
+    wait = await run_in_threadpool(state.throttle.wait, email, source)  # Redis, maybe
     if wait:
         raise PageError(
             429,
@@ -74,7 +76,7 @@ async def sign_in(request: Request) -> Response:
         )
     user = await run_in_threadpool(verify, state.engine, email, password)
     if user is None:
-        state.throttle.failed(email, source)
+        await run_in_threadpool(state.throttle.failed, email, source)
         return await render(
             request, "sign_in.html", session, status=401, user=None, email=email, error=WRONG
         )
@@ -95,7 +97,8 @@ async def sign_out(request: Request) -> Response:
 
 def install_console(app: FastAPI, settings: Settings, engine: Engine) -> None:
     """Mount the console on ``app``; its pages read ``engine``, the service's own."""
-    app.state.console = ConsoleState(settings=settings, engine=engine)
+    throttle = SignInThrottle(make_sign_in_limiter(settings))
+    app.state.console = ConsoleState(settings=settings, engine=engine, throttle=throttle)
     app.include_router(router)
     app.include_router(order_pages.router)
     app.include_router(export_builder.router)

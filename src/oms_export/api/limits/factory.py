@@ -22,6 +22,25 @@ class Limits(NamedTuple):
     token_issues: Limiter
 
 
+SIGN_IN_FAILURES = 5
+SIGN_IN_WINDOW_SECONDS = 15 * 60
+"""The console refuses a sign-in after this many failures within this window, per email and
+per source address (``console/throttle.py``)."""
+
+
+def make_sign_in_limiter(settings: Settings) -> Limiter:
+    """Failed console sign-ins, counted where the other limits are: shared in Redis when
+    ``redis_url`` is set, so several workers or nodes do not each give a guesser five tries."""
+    if not settings.redis_url:
+        return RateLimiter(SIGN_IN_FAILURES, SIGN_IN_WINDOW_SECONDS)
+    return RedisLimiter(
+        redis_client(settings.redis_url),
+        settings.redis_key_prefix + "rate:sign-in-failure:",
+        SIGN_IN_FAILURES,
+        SIGN_IN_WINDOW_SECONDS,
+    )
+
+
 def make_limits(settings: Settings) -> Limits:
     """The protection ``settings`` ask for: in Redis when ``redis_url`` is set, else here."""
     if not settings.redis_url:
