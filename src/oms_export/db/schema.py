@@ -332,8 +332,6 @@ Index(
     orders.c.company_id,
     orders.c.secondary_company_id,
 )
-Index("ix_order_items_order_id_sku_quantity", order_items.c.order_id, order_items.c.sku,
-      order_items.c.quantity)  # fmt: skip
 Index("ix_shipments_dispatch_datetime_order_id", shipments.c.dispatch_datetime,
       shipments.c.order_id)  # fmt: skip
 Index("ix_shipment_items_shipment_id_quantity", shipment_items.c.shipment_id,
