@@ -39,7 +39,7 @@ class LiteralExport:
         yield self._rows[:1]
         yield self._rows[1:]
 
-    def records(self) -> Batches:
+    def json_records(self) -> Batches:
         return iter([[dict(zip(self.keys, row, strict=True)) for row in self._rows]])
 
 

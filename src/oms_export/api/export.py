@@ -160,8 +160,8 @@ def public_base_url(request: Request, settings: Settings) -> str:
 async def stream_chunks(state: ServiceState, export: Export, fmt: Format) -> AsyncIterator[bytes]:
     """Pull encoded chunks off the blocking cursor; close it however the response ends."""
     started = time.perf_counter()
-    chunks = export.chunks(fmt)
     try:
+        chunks = export.chunks(fmt)
         while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
             yield chunk
     finally:

@@ -30,8 +30,8 @@ from oms_export.export.encoders import Batches, csv_table, json_array, ndjson
 class Encodable(Protocol):
     """An export as an encoder reads it: the same rows as dicts or as tuples.
 
-    Two views because CSV is flat by nature and is written straight from the database's tuples
-    (no dict per row in between), while JSON needs the keys and may nest.
+    Two views because CSV is flat by nature and is written straight from the database's tuples,
+    while JSON needs the keys and may nest.
     """
 
     @property
@@ -48,8 +48,8 @@ class Encodable(Protocol):
         """Rows as tuples in ``keys`` order, a batch at a time (always the flat shape)."""
         ...
 
-    def records(self) -> Batches:
-        """Rows as dicts in the shape the query asked for, a batch at a time."""
+    def json_records(self) -> Batches:
+        """Rows in the shape the query asked for, as the JSON encoders take them."""
         ...
 
 
@@ -80,11 +80,11 @@ class Format:
 
 
 def _json(export: Encodable) -> Iterator[bytes]:
-    return json_array(export.records())
+    return json_array(export.json_records())
 
 
 def _ndjson(export: Encodable) -> Iterator[bytes]:
-    return ndjson(export.records())
+    return ndjson(export.json_records())
 
 
 def _csv(export: Encodable) -> Iterator[bytes]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from itertools import chain
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -20,7 +19,7 @@ from oms_export.export.formats import Format
 from oms_export.export.paging import make_cursor, read_cursor
 from oms_export.export.params import ExportQuery
 from oms_export.export.query import ExportPlan, build_plan
-from oms_export.export.rows import flag_positions, row_builder
+from oms_export.export.rows import flag_positions, record_batcher, row_builder
 from oms_export.export.shapes import nest_orders
 from oms_export.export.source import Batch, Fetched, interrupt, stream_batches
 from oms_export.export.tenancy import Entitlement
@@ -33,11 +32,13 @@ class Export:
         self,
         conn: Connection,
         plan: ExportPlan,
-        reads: Iterator[Fetched],
+        first: Fetched,
+        reads: Generator[Fetched, None, None],
         query: ExportQuery,
         next_cursor: str | None,
     ) -> None:
         self._conn = conn
+        self._first = first
         self._reads = reads
         self.plan = plan
         self.query = query
@@ -50,10 +51,13 @@ class Export:
 
     def raw_batches(self) -> Iterator[Batch]:
         """Result tuples in the plan's key order, a batch at a time."""
-        self._prefetch = _Prefetch(self._reads)
         try:
+            for part in self._first:
+                self.rows += len(part)
+                yield part
+            self._prefetch = _Prefetch(self._reads)
             for fetched in self._prefetch:
-                for part in fetched:  # decoded here, while the prefetch thread fetches the next
+                for part in fetched:
                     self.rows += len(part)
                     yield part
             self._finished = True
@@ -66,10 +70,18 @@ class Export:
         for part in self.raw_batches():
             yield [build(raw) for raw in part]
 
-    def records(self) -> Batches:
+    def records(self) -> Iterator[list[dict[str, Any]]]:
         """Rows as dicts in the query's shape: flat, or one nested object per order."""
-        batches: Batches = self.row_batches()
+        batches = self.row_batches()
         return nest_orders(batches) if self.query.shape == "orders" else batches
+
+    def json_records(self) -> Batches:
+        """Rows in the query's shape as the JSON encoders take them: nested orders as dicts,
+        flat rows as records made straight from the tuples (``rows.record_batcher``)."""
+        if self.query.shape == "orders":
+            return self.records()
+        batcher = record_batcher(self.plan.keys, dialect=self._conn.dialect.name)
+        return map(batcher, self.raw_batches())
 
     @property
     def keys(self) -> Sequence[str]:
@@ -100,6 +112,8 @@ class Export:
             interrupt(self._conn)
         if self._prefetch is not None:
             self._prefetch.stop()
+        # Not running on any thread now: closing it ends its statement's stream and watch.
+        self._reads.close()
         if not finished:
             self._conn.invalidate()
         self._conn.close()
@@ -108,8 +122,8 @@ class Export:
 class _Prefetch:
     """Reads from the database on a thread of its own, up to ``depth`` reads ahead of the consumer.
 
-    The database produces the next read while Python decodes and encodes this one: the driver
-    waits for the network without the GIL, so the two overlap on two cores.
+    The database produces the next read while Python encodes this one: the driver waits for
+    the network (SQLite: steps its statement) without the GIL, so the two overlap on two cores.
     """
 
     _END = object()
@@ -184,7 +198,7 @@ def start_export(
         reads = stream_batches(conn, plan.statement, batch_rows)
         # The first read happens here, so a failing statement is an error response, not a
         # broken stream; the rest is read while the response is sent.
-        reads = chain([next(reads, [])], reads)
+        first = next(reads, [])
     except BaseException:
         conn.invalidate()
         raise
@@ -193,4 +207,4 @@ def start_export(
         if plan.next_after is None
         else make_cursor(cursor_key, client_id, query, plan.next_after, plan.attribute_columns)
     )
-    return Export(conn, plan, reads, query, next_cursor)
+    return Export(conn, plan, first, reads, query, next_cursor)
