@@ -11,17 +11,17 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Engine, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
 from oms_export.db.engine import is_statement_timeout, make_engine
-from oms_export.export.source import ReadWatch, stream_batches
+from oms_export.export.source import Fetched, ReadWatch, stream_batches
 from oms_export.settings import Settings
 
 pytestmark = pytest.mark.postgres_only
 
 SERIES = text("generate_series(1, 3000) AS n")
-N = literal_column("n")
+N: ColumnElement[int] = literal_column("n")
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def bounded(settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
-def rows_of(reads: Iterator[list[list[tuple[int, ...]]]], pause: float = 0.0) -> list[int]:
-    seen = []
+def rows_of(reads: Iterator[Fetched], pause: float = 0.0) -> list[int]:
+    seen: list[int] = []
     for fetched in reads:
         for batch in fetched:
             seen.extend(row[0] for row in batch)
@@ -54,7 +54,7 @@ def test_a_stream_read_slower_than_the_timeout_by_its_client_is_not_cut_off(
 
 def test_a_read_that_waits_on_the_database_past_the_timeout_is_cut_off(bounded: Engine) -> None:
     # Row 2500 takes 3 s to make: the first two batches arrive, the wait for the third is cut.
-    slow_row = func.coalesce(
+    slow_row: ColumnElement[str] = func.coalesce(
         literal_column("CASE WHEN n = 2500 THEN pg_sleep(3)::text END"), "fast"
     )
     statement = select(N, slow_row).select_from(SERIES)
