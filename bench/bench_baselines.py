@@ -1,9 +1,10 @@
 """The database's own limit on the same rows: the service's SELECT, formatted by the database.
 
 PostgreSQL: ``COPY (SELECT row_to_json(t) FROM (<the export's SELECT>) t) TO STDOUT`` and
-``COPY (<the export's SELECT>) TO STDOUT (FORMAT csv, HEADER)``, read through psycopg's
-``cursor.copy()`` and discarded. SQLite: the ``sqlite3`` shell printing ``json_object(…)`` of
-each row of the same SELECT to /dev/null.
+``COPY (<the export's SELECT>) TO STDOUT (FORMAT csv, HEADER)``, and a CSV COPY of a plain
+join of the same orders, items and attributes (``bench_store.plain_join_sql``), read through
+psycopg's ``cursor.copy()`` and discarded. SQLite: the ``sqlite3`` shell printing
+``json_object(…)`` of each row of the same SELECT to /dev/null.
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ from collections.abc import Sequence
 
 import psycopg
 from bench_http import ResourceSampler, Run
-from bench_store import Store, export_sql
+from bench_store import Store, export_sql, plain_join_sql
 
 SQLITE_MAX_PAIRS = 60
 """``json_object`` takes at most 127 arguments in a stock SQLite build: 60 pairs per call."""
 
 
 def pg_copy(store: Store, fmt: str, *, jit: bool = True) -> Run:
-    """One COPY of the export's rows, as JSON text (``row_to_json``) or as CSV.
+    """One COPY of the export's rows, as JSON text (``row_to_json``) or as CSV; ``plain``: the
+    plain join's rows as CSV.
 
     ``jit=False`` turns JIT compilation off for the COPY, as the service does for its SELECT;
     by default PostgreSQL's own settings apply.
     """
-    select_sql, _columns = export_sql(store.url)
+    select_sql = plain_join_sql(store.url) if fmt == "plain" else export_sql(store.url)[0]
     if fmt == "json":
         statement = f"COPY (SELECT row_to_json(t) FROM ({select_sql}) AS t) TO STDOUT"
     else:
@@ -51,7 +53,7 @@ def pg_copy(store: Store, fmt: str, *, jit: bool = True) -> Run:
                     lines += data.count(b"\n")
             run.seconds = time.perf_counter() - started
             run.cpu = sampler.cpu_seconds()
-    run.rows = lines - 1 if fmt == "csv" else lines
+    run.rows = lines - 1 if fmt != "json" else lines  # CSV: less the header
     return run
 
 

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 from bench_report import (
     COPY_CSV,
     COPY_JSON,
+    COPY_PLAIN,
     MB,
     PEER,
     SERVICE,
@@ -37,6 +38,7 @@ STYLES = {
     SERVICE.format(fmt="csv"): ("tab:green", "^"),
     COPY_JSON: ("tab:orange", "D"),
     COPY_CSV: ("tab:brown", "v"),
+    COPY_PLAIN: ("tab:olive", "<"),
     SQLITE_JSON: ("tab:purple", "P"),
     PEER: ("tab:red", "X"),
 }

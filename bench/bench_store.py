@@ -199,6 +199,43 @@ def export_statement(conn: Connection) -> Select[Any]:
     return statement
 
 
+def entitled_company_ids(conn: Connection) -> list[int]:
+    """Internal ids of the companies the demo client's export reads (its entitled ones)."""
+    return sorted(
+        conn.scalars(
+            select(companies.c.id).where(
+                companies.c.ref_id.in_(DEMO_CLIENT_COMPANIES),
+                companies.c.subscription.not_in(("free", "oms_lite")),
+            )
+        )
+    )
+
+
+def plain_join_sql(url: str) -> str:
+    """The second anchor of issue 14: no export formatting, only the data the export reads.
+
+    The demo client's orders joined with their company and their items, each order's and each
+    item's attributes aggregated into one JSON object, ordered as the export is.
+    """
+    engine = make_engine(settings_for(url))
+    try:
+        with engine.connect() as conn:
+            ids = ", ".join(map(str, entitled_company_ids(conn)))
+    finally:
+        engine.dispose()
+    return (
+        "SELECT o.*, c.*, i.*, oa.attributes, ia.attributes FROM orders o"
+        " JOIN companies c ON c.id = o.company_id"
+        " LEFT JOIN LATERAL (SELECT json_object_agg(name, value) AS attributes"
+        "  FROM order_attributes WHERE order_id = o.id) oa ON true"
+        " LEFT JOIN order_items i ON i.order_id = o.id"
+        " LEFT JOIN LATERAL (SELECT json_object_agg(name, value) AS attributes"
+        "  FROM item_attributes WHERE item_id = i.id) ia ON true"
+        f" WHERE o.company_id IN ({ids}) OR o.secondary_company_id IN ({ids})"
+        " ORDER BY o.id, i.id"
+    )
+
+
 def literal_sql(conn: Connection, statement: Select[Any]) -> str:
     """The statement as one SQL string with its values inlined, for COPY or the sqlite3 shell."""
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})

@@ -47,6 +47,7 @@ from bench_http import (
 from bench_report import (
     COPY_CSV,
     COPY_JSON,
+    COPY_PLAIN,
     PEER,
     SERVICE,
     SQLITE_JSON,
@@ -224,7 +225,7 @@ def baselines(store: Store, args: argparse.Namespace) -> list[Measure]:
                 Result(store.backend, store.orders, store.rows, method),
                 partial(pg_copy, store, fmt, jit=args.copy_jit == "default"),
             )
-            for method, fmt in ((COPY_JSON, "json"), (COPY_CSV, "csv"))
+            for method, fmt in ((COPY_JSON, "json"), (COPY_CSV, "csv"), (COPY_PLAIN, "plain"))
         ]
     result = Result(store.backend, store.orders, store.rows, SQLITE_JSON)
     shell = sqlite_shell()
