@@ -83,6 +83,7 @@ async def _start(
             client_id=principal.client_id,
             cursor_key=state.cursor_key,
             batch_rows=state.settings.stream_batch_rows,
+            fmt=fmt,
         ),
         state.engine,
         query,

@@ -307,6 +307,7 @@ async def download(request: Request) -> Response:
                 client_id=principal.client_id,
                 cursor_key=state.cursor_key,
                 batch_rows=state.settings.stream_batch_rows,
+                fmt=fmt,
             ),
             state.engine,
             query,

@@ -72,6 +72,8 @@ class Format:
     """Turns an export into the bytes on the wire, a batch per chunk."""
     nests: bool
     """Whether it can carry ``shape=orders`` (a nested object per order)."""
+    json: bool = False
+    """Whether its encoder writes the ``json_records`` view (JSON text per record)."""
 
     @property
     def essence(self) -> str:
@@ -101,6 +103,7 @@ FORMATS: Final[dict[str, Format]] = {
             title="JSON",
             encode=_json,
             nests=True,
+            json=True,
         ),
         Format(
             "ndjson",
@@ -109,6 +112,7 @@ FORMATS: Final[dict[str, Format]] = {
             title="NDJSON",
             encode=_ndjson,
             nests=True,
+            json=True,
         ),
         Format(
             "csv",

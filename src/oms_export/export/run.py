@@ -12,13 +12,14 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Engine
 
 from oms_export.export.encoders import Batches
 from oms_export.export.formats import Format
 from oms_export.export.paging import make_cursor, read_cursor
 from oms_export.export.params import ExportQuery
-from oms_export.export.query import ExportPlan, build_plan
+from oms_export.export.query import ExportPlan, build_plan, sqlite_json_rows
 from oms_export.export.rows import flag_positions, record_batcher, row_builder
 from oms_export.export.shapes import nest_orders
 from oms_export.export.source import Batch, Fetched, interrupt, stream_batches
@@ -36,8 +37,12 @@ class Export:
         reads: Generator[Fetched, None, None],
         query: ExportQuery,
         next_cursor: str | None,
+        *,
+        rendered: bool = False,
     ) -> None:
         self._conn = conn
+        self._rendered = rendered
+        """The rows are JSON text SQLite wrote (``query.sqlite_json_rows``), one per tuple."""
         self._first = first
         self._reads = reads
         self.plan = plan
@@ -66,6 +71,8 @@ class Export:
 
     def row_batches(self) -> Iterator[list[dict[str, Any]]]:
         """Flat rows as dicts, one per order item, a batch at a time."""
+        if self._rendered:
+            raise TypeError("this export's rows are JSON text; read json_records()")
         build = row_builder(self.plan, dialect=self._conn.dialect.name)
         for part in self.raw_batches():
             yield [build(raw) for raw in part]
@@ -80,6 +87,8 @@ class Export:
         flat rows as records made straight from the tuples (``rows.record_batcher``)."""
         if self.query.shape == "orders":
             return self.records()
+        if self._rendered:
+            return ([msgspec.Raw(row[0]) for row in batch] for batch in self.raw_batches())
         batcher = record_batcher(self.plan.keys, dialect=self._conn.dialect.name)
         return map(batcher, self.raw_batches())
 
@@ -182,8 +191,12 @@ def start_export(
     client_id: str,
     cursor_key: bytes,
     batch_rows: int = 500,
+    fmt: Format | None = None,
 ) -> Export:
-    """Check the page cursor, plan the export and open its cursor; rows are read on demand."""
+    """Check the page cursor, plan the export and open its cursor; rows are read on demand.
+
+    ``fmt``, when known, lets SQLite write a flat JSON export's rows itself.
+    """
     after = None if query.after is None else read_cursor(cursor_key, client_id, query, query.after)
     conn = engine.connect()
     try:
@@ -195,7 +208,9 @@ def start_export(
             # JIT compiling this wide statement costs more than it saves (seconds, measured).
             conn.exec_driver_sql("SET LOCAL jit = off")
         plan = build_plan(conn, query, entitled, after=after)
-        reads = stream_batches(conn, plan.statement, batch_rows)
+        rendered = not postgres and fmt is not None and fmt.json and query.shape == "rows"
+        statement = sqlite_json_rows(plan) if rendered else plan.statement
+        reads = stream_batches(conn, statement, batch_rows)
         # The first read happens here, so a failing statement is an error response, not a
         # broken stream; the rest is read while the response is sent.
         first = next(reads, [])
@@ -207,4 +222,4 @@ def start_export(
         if plan.next_after is None
         else make_cursor(cursor_key, client_id, query, plan.next_after, plan.attribute_columns)
     )
-    return Export(conn, plan, first, reads, query, next_cursor)
+    return Export(conn, plan, first, reads, query, next_cursor, rendered=rendered)
