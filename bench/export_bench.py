@@ -391,7 +391,12 @@ def method_notes(args: argparse.Namespace) -> list[str]:
         "PG COPY: the service's own SELECT (`build_plan(...).statement` compiled with its "
         "values inlined) as `COPY (SELECT row_to_json(t) FROM (…) t) TO STDOUT` and "
         "`COPY (…) TO STDOUT (FORMAT csv, HEADER)`, read with psycopg's `cursor.copy()` and "
-        "discarded. The PostgreSQL backend's RSS is not shown (it counts shared buffers). "
+        "discarded. *PG COPY csv, plain join*: the same orders (the client's companies) "
+        "joined with their company and their items, each order's and item's attributes "
+        "aggregated by `json_object_agg`, ordered by order and item id, no formatting and no "
+        "option's tables (`bench_store.plain_join_sql`): what the data costs the database to "
+        "read, whatever the export's SELECT. "
+        "The PostgreSQL backend's RSS is not shown (it counts shared buffers). "
         f"JIT: {args.copy_jit} for the COPYs (`--copy-jit`); with PostgreSQL's default (on) "
         "the COPYs spend about 1 s compiling before their first row, which weighs most at "
         "small sizes; the service turns JIT off for its own statement.",

@@ -64,7 +64,7 @@ from oms_export.db.schema import (
 )
 from oms_export.db.schema import orders as orders_table
 from oms_export.errors import OmsExportError
-from oms_export.orders import lifecycle
+from oms_export.orders import lifecycle, report_totals
 from oms_export.settings import Settings
 from oms_export.statuses import ITEM_STATUSES, ORDER_STATUSES
 
@@ -492,6 +492,7 @@ def load_demo(
                 if batch[key]:
                     conn.execute(insert(table), batch[key])
             items += len(batch["items"])
+        report_totals.rebuild(conn)  # the batches bypass the writers that keep the totals
         _reset_sequences(conn)
     client = create_client(
         engine, settings, name=DEMO_CLIENT_NAME, company_ref_ids=DEMO_CLIENT_COMPANIES

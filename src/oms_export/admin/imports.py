@@ -66,7 +66,7 @@ from oms_export.db.schema import (
     products,
 )
 from oms_export.errors import ImportRejected, InvalidTransition
-from oms_export.orders import lifecycle, outbox
+from oms_export.orders import lifecycle, outbox, report_totals
 
 __all__ = [
     "ImportSummary",
@@ -341,8 +341,10 @@ def write_order(
     if found is not None and found.source_hash == record.source_hash:
         return "unchanged"
     values = {**record.columns, "secondary_company_id": secondary_id}
+    before = report_totals.Totals()
     if found is not None:
         values["held_from"] = _held_from(found, values["status"])
+        before = report_totals.contribution(conn, found.id)
     values["source_hash"] = record.source_hash
     values["updated_datetime"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     if record.creation_datetime is not None:
@@ -376,6 +378,7 @@ def write_order(
         )
     _write_items(conn, order_id, record.items, existing)
     outbox.record(conn, order_id, now=values["updated_datetime"], created=found is None)
+    report_totals.add(conn, report_totals.contribution(conn, order_id) - before)
     return "created" if found is None else "updated"
 
 

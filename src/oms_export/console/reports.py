@@ -1,29 +1,40 @@
-"""The console's reports, each one SQL statement (SQLAlchemy Core) that the database aggregates.
+"""The console's reports, each one SQL statement (SQLAlchemy Core) over the reports' totals.
 
-Every report takes a ``Scope``: a half-open period ``[start, end)`` of naive UTC datetimes and
-the internal ids of the companies whose orders count (an order counts for a company when it is
-its company or its secondary company, as in API.md §3.1), or ``None`` for every company (an
-admin's "all"). Who may ask for which companies is the page's business (``report_pages``); a
-report only counts. Rows come back as plain tuples, ready for a table, a chart and a CSV.
+Every report takes a ``Scope``: a half-open period ``[start, end)`` of whole UTC days (naive
+datetimes at midnight, as the page forms them) and the internal ids of the companies whose
+orders count (an order counts for a company when it is its company or its secondary company, as
+in API.md §3.1), or ``None`` for every company (an admin's "all"). Who may ask for which
+companies is the page's business (``report_pages``); a report only counts. Rows come back as
+plain tuples, ready for a table, a chart and a CSV.
+
+The reports read the per-day and per-month totals that every writer keeps in its transaction
+(``orders/report_totals.py``, migration 0007), not the orders: a year is a dozen month rows and
+a few dozen day rows per company pair and status or SKU, so it answers as fast as a week did.
+Rows whose total fell to 0 are left out. The same counts over the raw tables are the tests'
+reference (``tests/console/raw_reports.py``).
 
 Example::
 
     scope = Scope(datetime(2024, 5, 1), datetime(2024, 6, 1), frozenset({1}))
     with engine.connect() as conn:
         orders_per_status(conn, scope)  # -> [StatusCount(status=1, orders=12), ...]
-
-The indexes that keep them fast at a million orders on PostgreSQL come with migration 0006.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Date, and_, cast, func, or_, select
+from sqlalchemy import Connection, Table, and_, false, func, or_, select, true
 
-from oms_export.db.schema import order_items, orders, shipment_items, shipments
+from oms_export.db.schema import (
+    report_dispatch_totals,
+    report_sku_totals,
+    report_skus,
+    report_status_totals,
+)
+from oms_export.orders.report_totals import DAY, MONTH
 
 TOP_SKUS = 10
 
@@ -52,66 +63,99 @@ class SkuUnits(NamedTuple):
     units: int
 
 
-def _of_companies(scope: Scope) -> Any:
+def _whole_day(moment: datetime) -> date:
+    if moment.time() != time():
+        raise ValueError(f"a report's period starts and ends at midnight UTC, not {moment}")
+    return moment.date()
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def spans(scope: Scope) -> list[tuple[int, date, date]]:
+    """The period as rows of the totals: ``(grain, first day, end day exclusive)``, whole months
+    as ``MONTH`` rows and the days before and after them as ``DAY`` rows."""
+    start, end = _whole_day(scope.start), _whole_day(scope.end)
+    first = start if start.day == 1 else _next_month(start)
+    last = end.replace(day=1)
+    if first >= last:
+        return [(DAY, start, end)] if start < end else []
+    out = [(MONTH, first, last)]
+    if start < first:
+        out.append((DAY, start, first))
+    if last < end:
+        out.append((DAY, last, end))
+    return out
+
+
+def _in(table: Table, scope: Scope) -> Any:
+    """The rows of ``table`` (with ``grain``) that make up the period, of the scope's companies."""
+    period = or_(
+        false(),
+        *(
+            and_(table.c.grain == grain, table.c.day >= first, table.c.day < end)
+            for grain, first, end in spans(scope)
+        ),
+    )
+    return and_(period, _of_companies(table, scope))
+
+
+def _of_companies(table: Table, scope: Scope) -> Any:
     if scope.company_ids is None:
-        return None
+        return true()
     ids = sorted(scope.company_ids)
-    return or_(orders.c.company_id.in_(ids), orders.c.secondary_company_id.in_(ids))
-
-
-def _created_in(scope: Scope) -> Any:
-    return and_(orders.c.creation_datetime >= scope.start, orders.c.creation_datetime < scope.end)
+    return or_(table.c.company_id.in_(ids), table.c.secondary_company_id.in_(ids))
 
 
 def orders_per_status(conn: Connection, scope: Scope) -> list[StatusCount]:
     """Orders created in the period, counted by their status now, lowest status first."""
+    t = report_status_totals
+    count = func.sum(t.c.orders)
     query = (
-        select(orders.c.status, func.count().label("orders"))
-        .where(_created_in(scope))
-        .group_by(orders.c.status)
-        .order_by(orders.c.status)
+        select(t.c.status, count.label("orders"))
+        .where(_in(t, scope))
+        .group_by(t.c.status)
+        .having(count > 0)
+        .order_by(t.c.status)
     )
-    if (companies := _of_companies(scope)) is not None:
-        query = query.where(companies)
     return [StatusCount(int(s), int(n)) for s, n in conn.execute(query)]
 
 
 def dispatched_per_day(conn: Connection, scope: Scope) -> list[DayUnits]:
     """Units shipped each (UTC) day of the period that saw a shipment, by dispatch time."""
-    if conn.dialect.name == "sqlite":
-        day: Any = func.date(shipments.c.dispatch_datetime)
-    else:
-        day = cast(shipments.c.dispatch_datetime, Date)
+    t = report_dispatch_totals
+    units = func.sum(t.c.units)
     query = (
-        select(day.label("day"), func.sum(shipment_items.c.quantity).label("units"))
-        .select_from(shipments.join(shipment_items, shipment_items.c.shipment_id == shipments.c.id))
+        select(t.c.day, units.label("units"))
         .where(
-            shipments.c.dispatch_datetime >= scope.start,
-            shipments.c.dispatch_datetime < scope.end,
+            t.c.day >= _whole_day(scope.start),
+            t.c.day < _whole_day(scope.end),
+            _of_companies(t, scope),
         )
-        .group_by(day)
-        .order_by(day)
+        .group_by(t.c.day)
+        .having(units > 0)
+        .order_by(t.c.day)
     )
-    if (companies := _of_companies(scope)) is not None:
-        query = query.join(orders, orders.c.id == shipments.c.order_id).where(companies)
-    return [
-        DayUnits(d if isinstance(d, date) else date.fromisoformat(d), int(n))
-        for d, n in conn.execute(query)
-    ]
+    return [DayUnits(d, int(n)) for d, n in conn.execute(query)]
 
 
 def top_skus(conn: Connection, scope: Scope, limit: int = TOP_SKUS) -> list[SkuUnits]:
     """The ``limit`` SKUs with the most units ordered in orders created in the period; ties
     broken by SKU, so the list is the same on every run."""
-    units = func.sum(order_items.c.quantity)
+    t = report_sku_totals
+    units = func.sum(t.c.units)
+    per_sku = (
+        select(t.c.sku_id, units.label("units"))
+        .where(_in(t, scope))
+        .group_by(t.c.sku_id)
+        .having(units > 0)
+        .subquery()
+    )
     query = (
-        select(order_items.c.sku, units.label("units"))
-        .select_from(orders.join(order_items, order_items.c.order_id == orders.c.id))
-        .where(_created_in(scope))
-        .group_by(order_items.c.sku)
-        .order_by(units.desc(), order_items.c.sku)
+        select(report_skus.c.sku, per_sku.c.units)
+        .join(per_sku, per_sku.c.sku_id == report_skus.c.id)
+        .order_by(per_sku.c.units.desc(), report_skus.c.sku)
         .limit(limit)
     )
-    if (companies := _of_companies(scope)) is not None:
-        query = query.where(companies)
     return [SkuUnits(str(s), int(n)) for s, n in conn.execute(query)]

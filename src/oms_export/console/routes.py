@@ -1,7 +1,8 @@
 """The console's router: sign-in and sign-out, the home page, and the install hook.
 
 ``install_console`` is all ``create_app`` calls: it mounts these routes, the orders and admin
-pages, the package's own static files at ``/console/static``, and the refusal pages.
+pages, the package's own static files at ``/console/static``, the refusal pages, and an HTML
+404 for any other path under ``/console``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from oms_export.console.users import normalize_email, verify
 from oms_export.settings import Settings
 
 router = APIRouter(include_in_schema=False)
+fallback = APIRouter(include_in_schema=False)
 
 WRONG = "The email or the password is wrong."
 
@@ -95,6 +97,13 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
+@fallback.api_route("/console/{rest:path}", methods=["GET", "HEAD", "POST"])
+async def not_found(request: Request, rest: str) -> Response:
+    """Any other path under ``/console`` is a page of the console's own, not the API's JSON
+    404: mounted after every console route, so it answers only what none of them does."""
+    raise PageError(404, "Page not found", "There is no such page in the console.")
+
+
 def install_console(app: FastAPI, settings: Settings, engine: Engine) -> None:
     """Mount the console on ``app``; its pages read ``engine``, the service's own."""
     throttle = SignInThrottle(make_sign_in_limiter(settings))
@@ -105,5 +114,6 @@ def install_console(app: FastAPI, settings: Settings, engine: Engine) -> None:
     app.include_router(admin_pages.router)
     app.include_router(report_pages.router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.include_router(fallback)  # last: what no route above answers
     app.add_exception_handler(PageError, error_page)
     app.add_exception_handler(SignInRequired, to_sign_in)

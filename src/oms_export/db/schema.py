@@ -8,6 +8,7 @@ number users know it by (the export's ``company_ref_id``).
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -336,3 +337,45 @@ Index("ix_shipments_dispatch_datetime_order_id", shipments.c.dispatch_datetime,
       shipments.c.order_id)  # fmt: skip
 Index("ix_shipment_items_shipment_id_quantity", shipment_items.c.shipment_id,
       shipment_items.c.quantity)  # fmt: skip
+
+# The reports' totals (migration 0007), kept by every writer in its transaction
+# (``orders/report_totals.py``): ``grain`` 0 is a UTC day, 1 a month at its first day;
+# ``secondary_company_id`` is 0 for none. Rows at 0 may stay; the reports leave them out.
+report_status_totals = Table(
+    "report_status_totals",
+    metadata,
+    Column("grain", Integer, primary_key=True, autoincrement=False),
+    Column("day", Date, primary_key=True),
+    Column("company_id", Integer, primary_key=True),
+    Column("secondary_company_id", Integer, primary_key=True),
+    Column("status", Integer, primary_key=True),
+    Column("orders", BigInteger, nullable=False),
+)
+
+report_skus = Table(
+    "report_skus",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sku_hash", String(64), nullable=False, unique=True),  # a SKU may be too long to index
+    Column("sku", Text, nullable=False),
+)
+
+report_sku_totals = Table(
+    "report_sku_totals",
+    metadata,
+    Column("grain", Integer, primary_key=True, autoincrement=False),
+    Column("day", Date, primary_key=True),
+    Column("company_id", Integer, primary_key=True),
+    Column("secondary_company_id", Integer, primary_key=True),
+    Column("sku_id", Integer, primary_key=True),  # report_skus.id: narrow rows, quick to sum
+    Column("units", BigInteger, nullable=False),  # a sum of int quantities
+)
+
+report_dispatch_totals = Table(
+    "report_dispatch_totals",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("company_id", Integer, primary_key=True),
+    Column("secondary_company_id", Integer, primary_key=True),
+    Column("units", BigInteger, nullable=False),  # a sum of int quantities
+)

@@ -32,7 +32,7 @@ from oms_export.db.schema import (
     shipments,
 )
 from oms_export.errors import DuplicateOrder, InvalidRequest
-from oms_export.orders import lifecycle, outbox
+from oms_export.orders import lifecycle, outbox, report_totals
 from oms_export.orders.requests import CreateOrder
 
 SHIPPING_COLUMNS = ("shipping_method", "shipping_carrier", "shipping_tracking")
@@ -271,4 +271,21 @@ def write(
             ],
         )
     outbox.record(conn, after.id, now=now, shipment_id=shipment_id, cancellation_id=cancellation_id)
+    _count_in_reports(conn, loaded.order.status, change)
     return shipment_id
+
+
+def _count_in_reports(conn: Connection, status: int, change: lifecycle.Change) -> None:
+    """Move the reports' totals (``report_totals``) as this change moved the order."""
+    shipped = sum(units for _, units in change.shipped)
+    dispatched = change.dispatch_datetime
+    if status == change.after.status and not (shipped and dispatched):
+        return
+    report_totals.add(
+        conn,
+        report_totals.change(
+            report_totals.order_key(conn, change.after.id),
+            status=(status, change.after.status),
+            dispatched=(dispatched, shipped) if shipped and dispatched else None,
+        ),
+    )
