@@ -25,6 +25,9 @@ from oms_export.export.shapes import nest_orders
 from oms_export.export.source import Batch, Fetched, interrupt, stream_batches
 from oms_export.export.tenancy import Entitlement
 
+RENDERED_BATCH_FACTOR = 2
+"""Rows per batch of SQLite's own JSON rows, as a multiple of ``stream_batch_rows``."""
+
 
 class Export:
     """An export under way: holds its database connection until closed."""
@@ -210,6 +213,11 @@ def start_export(
         plan = build_plan(conn, query, entitled, after=after)
         rendered = not postgres and fmt is not None and fmt.json and query.shape == "rows"
         statement = sqlite_json_rows(plan) if rendered else plan.statement
+        if rendered:
+            # A rendered row is one bytes object (about 3 KB with every option), lighter than a
+            # tuple of ~100 values; larger batches mean fewer hand-offs of the GIL between the
+            # thread stepping SQLite and the one sending, which cost a tenth of the export.
+            batch_rows *= RENDERED_BATCH_FACTOR
         reads = stream_batches(conn, statement, batch_rows)
         # The first read happens here, so a failing statement is an error response, not a
         # broken stream; the rest is read while the response is sent.
