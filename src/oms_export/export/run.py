@@ -210,6 +210,12 @@ def start_export(
         if postgres:
             # JIT compiling this wide statement costs more than it saves (seconds, measured).
             conn.exec_driver_sql("SET LOCAL jit = off")
+            # The statement streams (no cursor), so it is planned for its whole result: at the
+            # default random_page_cost (4, for spinning disks) a changes-since export read all
+            # 2 million items of a million-order store instead of probing the index for its
+            # 17,000 (1.6 s against 0.4 s without parallel workers). 1.1 is the usual figure
+            # for SSDs and cached data; full exports keep their streaming plan.
+            conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
         plan = build_plan(conn, query, entitled, after=after)
         rendered = not postgres and fmt is not None and fmt.json and query.shape == "rows"
         statement = sqlite_json_rows(plan) if rendered else plan.statement
