@@ -112,6 +112,7 @@ def write_page(
         "",
         "## Reproduce",
         "",
+        "<!-- not-run: the full benchmark takes many minutes and needs the bench extra -->",
         "```sh",
         page.command,
         "```",
