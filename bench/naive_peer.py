@@ -85,6 +85,14 @@ class ItemAttribute(Base):
     value: Mapped[str | None]
 
 
+class Shipment(Base):
+    __table__ = schema.shipments
+    id: Mapped[int]
+    dispatch_datetime: Mapped[datetime]
+    tracking: Mapped[str | None]
+    tracking_url: Mapped[str | None]
+
+
 class OrderItem(Base):
     __table__ = schema.order_items
     id: Mapped[int]
@@ -92,6 +100,7 @@ class OrderItem(Base):
     status: Mapped[int]
     product: Mapped[Product | None] = relationship()
     attributes: Mapped[list[ItemAttribute]] = relationship()
+    shipments: Mapped[list[Shipment]] = relationship(secondary=schema.shipment_items)
 
 
 class OrderAttribute(Base):
@@ -211,6 +220,12 @@ class ExportRow(BaseModel):
     items__product_ecommerce__notes: str | None
     items__product_ecommerce__barcode: str | None
     items__product_ecommerce__dimensions: str | None
+    updated_datetime: str | None
+    items__shipped_quantity: int | None
+    items__cancelled_quantity: int | None
+    items__dispatch_datetime: str | None
+    items__tracking: str | None
+    items__tracking_url: str | None
 
 
 ORDER_COLUMNS = (
@@ -294,6 +309,14 @@ def _item_fields(order: Order, item: OrderItem | None) -> dict[str, Any]:
     ecommerce = product.ecommerce if product else None
     for name in ECOMMERCE_COLUMNS:
         data[f"items__product_ecommerce__{name}"] = getattr(ecommerce, name, None)
+    data["updated_datetime"] = _datetime(order.updated_datetime)
+    data["items__shipped_quantity"] = item.shipped_quantity if item else None
+    data["items__cancelled_quantity"] = item.cancelled_quantity if item else None
+    shipments = item.shipments if item else []
+    latest = max(shipments, key=lambda s: (s.dispatch_datetime, s.id), default=None)
+    data["items__dispatch_datetime"] = _datetime(latest.dispatch_datetime) if latest else None
+    data["items__tracking"] = latest.tracking if latest else None
+    data["items__tracking_url"] = latest.tracking_url if latest else None
     return data
 
 
@@ -338,6 +361,7 @@ def load_orders(session: Session, company_ref_ids: list[int]) -> list[Order]:
             selectinload(Order.attributes),
             selectinload(Order.items).options(
                 selectinload(OrderItem.attributes),
+                selectinload(OrderItem.shipments),
                 joinedload(OrderItem.product).options(
                     joinedload(Product.owner),
                     joinedload(Product.ecommerce),
