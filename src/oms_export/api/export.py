@@ -27,9 +27,9 @@ from oms_export.auth.principal import Principal
 from oms_export.auth.scopes import EXPORT_SCOPE
 from oms_export.errors import InvalidRequest, NotAcceptable
 from oms_export.export.formats import BY_MEDIA_RANGE, DEFAULT_FORMAT, FORMATS, Format, check_shape
-from oms_export.export.params import parse_export_query_string
+from oms_export.export.params import ExportQuery, parse_export_query_string
 from oms_export.export.run import Export, start_export
-from oms_export.export.tenancy import entitlement
+from oms_export.export.tenancy import Entitlement, entitlement
 from oms_export.settings import Settings
 
 router = APIRouter(dependencies=[Depends(require_export_principal)], tags=["export"])
@@ -77,18 +77,7 @@ async def _start(
     fmt = FORMATS[query.format] if query.format else negotiate(request.headers.get("accept"))
     check_shape(fmt, query.shape)
     entitled = entitlement(principal, query)
-    export = await run_in_threadpool(
-        partial(
-            start_export,
-            client_id=principal.client_id,
-            cursor_key=state.cursor_key,
-            batch_rows=state.settings.stream_batch_rows,
-            fmt=fmt,
-        ),
-        state.engine,
-        query,
-        entitled,
-    )
+    export = await open_export(state, principal, query, entitled, fmt)
     headers = {"Cache-Control": "no-store"}
     if entitled.excluded_ref_ids:
         headers["Export-Excluded-Companies"] = ",".join(map(str, entitled.excluded_ref_ids))
@@ -156,6 +145,28 @@ def public_base_url(request: Request, settings: Settings) -> str:
     if port is None or port == _DEFAULT_PORTS.get(scheme):
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
+
+
+async def open_export(
+    state: ServiceState,
+    principal: Principal,
+    query: ExportQuery,
+    entitled: Entitlement,
+    fmt: Format,
+) -> Export:
+    """Start ``query``'s export for ``principal`` with the service's settings, off the loop."""
+    return await run_in_threadpool(
+        partial(
+            start_export,
+            client_id=principal.client_id,
+            cursor_key=state.cursor_key,
+            batch_rows=state.settings.stream_batch_rows,
+            fmt=fmt,
+        ),
+        state.engine,
+        query,
+        entitled,
+    )
 
 
 async def stream_chunks(state: ServiceState, export: Export, fmt: Format) -> AsyncIterator[bytes]:

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from oms_export import errors
 from oms_export.api.admission import admit_export, release_export
 from oms_export.api.errors import STATUS
-from oms_export.api.export import public_base_url, stream_chunks
+from oms_export.api.export import open_export, public_base_url, stream_chunks
 from oms_export.api.state import service_state
 from oms_export.api.streaming import ExportResponse
 from oms_export.auth.principal import CompanyGrant, Principal
@@ -301,18 +301,7 @@ async def download(request: Request) -> Response:
     except errors.OmsExportError as exc:
         raise PageError(_status(exc), "Cannot export", exc.description) from None
     try:
-        export = await run_in_threadpool(
-            partial(
-                start_export,
-                client_id=principal.client_id,
-                cursor_key=state.cursor_key,
-                batch_rows=state.settings.stream_batch_rows,
-                fmt=fmt,
-            ),
-            state.engine,
-            query,
-            entitled,
-        )
+        export = await open_export(state, principal, query, entitled, fmt)
     except BaseException:
         await release_export(state, admission)
         raise
